@@ -1,0 +1,226 @@
+"""Typed configuration: dataclasses, YAML presets, strict dotted overrides.
+
+A run's configuration is `defaults <- preset YAML <- command-line overrides`. Every layer is checked
+against the dataclasses below: an unknown key is an error naming the valid keys (and the closest one),
+a value of the wrong type names its key. `model.g` and `model.d` are keyword arguments of the chosen
+model's builders; they are checked against the builder's signature when the model is built.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import yaml
+
+from .errors import ConfigError
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | rmsprop | sgd
+    lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam; betas[0] is its momentum
+    momentum: float = 0.0  # SGD / RMSprop
+    alpha: float = 0.99  # RMSprop smoothing
+    weight_decay: float = 0.0
+
+
+@dataclass
+class ModelConfig:
+    name: str = "dcgan"  # a family from `ganforge models`
+    z_dim: int = 100
+    g: dict = field(default_factory=dict)  # generator builder keyword arguments
+    d: dict = field(default_factory=dict)  # discriminator builder keyword arguments
+
+
+@dataclass
+class Config:
+    # What and where from
+    preset: str = "custom"
+    paper: str = ""  # citation of the paper whose settings these are
+    notes: str = ""  # where the preset deviates from the paper, and why
+    data: str = "mnist5k"  # dataset name (`ganforge datasets`) or an image folder
+    data_root: Union[str, None] = None  # torchvision root, or the photo for single-image
+    image_size: Union[int, None] = None  # None: the dataset's own resolution
+    channels: Union[int, None] = None  # None: the dataset's own channels
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    # The algorithm
+    loss: str = "nonsaturating"  # `ganforge losses`: minimax, nonsaturating, least-squares, wasserstein, hinge
+    steps: int = 3000  # generator updates
+    batch_size: int = 64
+    n_critic: int = 1  # D updates per G update
+    critic_boost_steps: int = 0  # WGAN reference code: for the first N G-steps...
+    critic_boost_every: int = 0  # ...and every Mth G-step...
+    critic_boost_n_critic: int = 100  # ...do this many critic steps
+    clip_value: float = 0.0  # weight clipping of D's parameters to [-c, c] after each D step; 0 = off
+    gp_weight: float = 0.0  # WGAN-GP gradient penalty lambda; 0 = off
+    r1_weight: float = 0.0  # R1 penalty gamma (on real data); 0 = off
+    r1_interval: int = 1  # lazy regularization: R1 every k D-steps, scaled by k
+    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - s
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs (real and fake)
+    instance_noise_steps: int = 0  # anneal the noise linearly to 0 over this many steps; 0 = constant
+    opt_g: OptimConfig = field(default_factory=OptimConfig)
+    opt_d: OptimConfig = field(default_factory=OptimConfig)
+    ema_half_life: float = 0.0  # EMA of G's weights, half-life in G-steps; 0 = off
+    ema_start: int = 0  # start averaging after this many G-steps
+
+    # Bookkeeping
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    workers: int = 0  # DataLoader worker processes (folder datasets)
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    log_every: int = 50
+    sample_every: int = 500
+    ckpt_every: int = 1000
+    keep_checkpoints: int = 2
+    n_samples: int = 64  # images in the fixed-noise grid
+
+
+# Keys that may differ when a run is resumed (they do not change the maths of a step).
+RESUMABLE_KEYS = {"steps", "log_every", "sample_every", "ckpt_every", "keep_checkpoints", "workers", "threads", "device"}
+
+
+def _closest(name: str, valid: list[str]) -> str:
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _unknown_key(path: str, valid: list[str]) -> ConfigError:
+    key = path.rsplit(".", 1)[-1]
+    return ConfigError(f"unknown config key '{path}'{_closest(key, valid)}; valid: {', '.join(valid)}")
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Check/convert a parsed value to the annotated type; the error names the key."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, path)
+            except ConfigError as e:
+                errors.append(str(e))
+        raise ConfigError(errors[0] if errors else f"{path}: bad value {value!r}")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key '{path}' wants a list, got {value!r}")
+        return [_coerce(v, item_tp, f"{path}[{i}]") for i, v in enumerate(value)]
+    if tp is dict or origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{path}' wants a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"config key '{path}' wants true/false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+            raise ConfigError(f"config key '{path}' wants an integer, got {value!r}")
+        return int(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"config key '{path}' wants a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key '{path}' wants a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp} at {path}")
+
+
+def merge(obj, data: dict, prefix: str = ""):
+    """Apply a (nested) dict onto a dataclass instance, strictly; returns obj."""
+    hints = typing.get_type_hints(type(obj))
+    names = [f.name for f in dataclasses.fields(obj)]
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if key not in hints:
+            raise _unknown_key(path, names)
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"config key '{path}' is a section; set its keys, e.g. {path}.{names[0]}=...")
+            merge(current, value, f"{path}.")
+        elif isinstance(current, dict) and isinstance(value, dict):
+            current.update(value)
+        else:
+            setattr(obj, key, _coerce(value, hints[key], path))
+    return obj
+
+
+def parse_override(text: str) -> dict:
+    """'opt_d.lr=1e-4' -> {'opt_d': {'lr': 1e-4}} (the value is read as YAML: numbers, lists, null)."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' is not key=value (e.g. opt_d.lr=1e-4)")
+    key, raw = text.split("=", 1)
+    key = key.strip().replace("-", "_")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    if isinstance(value, str) and raw.strip().lower() in ("none", "null"):
+        value = None
+    nested: dict = value
+    for part in reversed(key.split(".")):
+        if not part:
+            raise ConfigError(f"override '{text}' has an empty key part")
+        nested = {part: nested}
+    return nested
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(data: dict) -> Config:
+    return merge(Config(), data)
+
+
+def dump_yaml(cfg: Config) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def read_yaml(path: str) -> dict:
+    try:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of config keys")
+    return data
+
+
+def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict) and key not in ("g", "d"):
+            out += differences(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}: {va!r} -> {vb!r}")
+    return out
+
+
+def write_yaml(cfg: Config, path: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(dump_yaml(cfg))
+    os.replace(tmp, path)

@@ -1,0 +1,52 @@
+"""Datasets by name.
+
+Every dataset yields `(x, y)`: `x` a float tensor in [-1, 1] shaped (C, H, W) for images or (2,) for
+2D points, `y` an int class (or -1 when unlabelled). `get_dataset` wraps it in a `DataInfo` that tells
+the model the shape it must make (resolution, channels, classes), so presets name no sizes.
+
+Bundled sets ship inside registry packages and work offline (see DATA.md); torchvision sets download
+where a network exists; any other name that is a folder is read as an image folder.
+"""
+from __future__ import annotations
+
+import os
+
+from ..errors import DataError
+from ..registry import Registry, unknown_name_message
+from .base import DataInfo, InMemoryImages, resize_images
+
+DATASETS: Registry = Registry("dataset")
+
+# Importing the modules registers their datasets.
+from . import bundled, folder, synthetic, torchvision_sets  # noqa: E402,F401
+
+__all__ = ["DATASETS", "DataInfo", "InMemoryImages", "get_dataset", "list_datasets", "resize_images"]
+
+
+def list_datasets() -> list[tuple[str, str]]:
+    """(name, one-line description) of every registered dataset."""
+    return [(name, DATASETS.get(name).__doc__.strip().splitlines()[0]) for name in DATASETS.list()]
+
+
+def get_dataset(
+    name: str,
+    split: str = "train",
+    image_size: int | None = None,
+    channels: int | None = None,
+    root: str | None = None,
+) -> DataInfo:
+    """Load dataset `name` (a registered name or an image-folder path) for `split` ('train' or 'test').
+
+    `image_size`/`channels` resize and convert images (None keeps the dataset's own); `root` is where
+    torchvision sets are (or will be downloaded), or the photo for `single-image`.
+    """
+    if split not in ("train", "test"):
+        raise DataError(f"unknown split '{split}'; valid: train, test")
+    if name in DATASETS:
+        loader = DATASETS.get(name)
+        return loader(split=split, image_size=image_size, channels=channels, root=root)
+    if os.path.isdir(name):
+        return folder.image_folder(name, split=split, image_size=image_size, channels=channels)
+    if os.sep in name or name.startswith("."):
+        raise DataError(f"no such image folder: {name}")
+    raise DataError(unknown_name_message("dataset", name, DATASETS.list()) + ", or a path to an image folder")

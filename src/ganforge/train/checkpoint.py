@@ -1,0 +1,120 @@
+"""Checkpoints: one file of plain state, written atomically, loaded without running code.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts only (config, step, model and
+optimizer states, RNG states), so `torch.load(weights_only=True)` can read it and a foreign or
+malicious pickle is refused instead of executed. Writes go to a temporary file in the same folder,
+are fsync'ed, then renamed over the target: a crash mid-save leaves the last good file intact.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import tempfile
+
+import numpy as np
+import torch
+
+from ..errors import CheckpointError
+
+FORMAT = "ganforge-checkpoint-1"
+CKPT_PATTERN = re.compile(r"^ckpt-(\d+)\.pt$")
+
+
+def atomic_save(obj, path: str) -> None:
+    """torch.save to `path` so that readers see the old file or the whole new one, never a torn one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_link(src: str, dst: str) -> None:
+    """Make `dst` name the same file as `src` (a hard link, renamed into place; a copy where links fail)."""
+    folder = os.path.dirname(os.path.abspath(dst))
+    tmp = os.path.join(folder, f".tmp-link-{os.getpid()}")
+    if os.path.exists(tmp):
+        os.remove(tmp)
+    try:
+        os.link(src, tmp)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def save_checkpoint(state: dict, folder: str, step: int, keep: int = 2) -> str:
+    """Write ckpt-<step>.pt and point ckpt-latest.pt at it; keep the newest `keep` numbered files."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"ckpt-{step:07d}.pt")
+    atomic_save({"format": FORMAT, **state}, path)
+    atomic_link(path, os.path.join(folder, "ckpt-latest.pt"))
+    if keep > 0:
+        for old in list_checkpoints(folder)[:-keep]:
+            os.remove(old[1])
+    return path
+
+
+def list_checkpoints(folder: str) -> list[tuple[int, str]]:
+    """(step, path) of the numbered checkpoints in folder, oldest first."""
+    if not os.path.isdir(folder):
+        return []
+    found = [(int(m.group(1)), os.path.join(folder, f)) for f in os.listdir(folder) if (m := CKPT_PATTERN.match(f))]
+    return sorted(found)
+
+
+def load_checkpoint(path: str, map_location="cpu") -> dict:
+    """Load a ganforge checkpoint; anything else (corrupt, foreign, containing code) is refused."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"refused to load {path}: not a readable ganforge checkpoint (corrupt, or holds code/objects "
+            f"that weights_only loading does not run): {first}"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"refused to load {path}: not a ganforge checkpoint (no '{FORMAT}' marker)")
+    return state
+
+
+def rng_state() -> dict:
+    """Every RNG a training step draws from, as weights_only-loadable values."""
+    np_state = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": _to_lists(random.getstate()),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, *rest = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), *rest))
+    random.setstate(_to_tuples(state["python"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _to_lists(x):
+    return [_to_lists(v) for v in x] if isinstance(x, (tuple, list)) else x
+
+
+def _to_tuples(x):
+    return tuple(_to_tuples(v) for v in x) if isinstance(x, list) else x
