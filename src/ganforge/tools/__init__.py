@@ -1,0 +1,1 @@
+"""The companion tools: classifier trainer, style transfer, saliency maps."""
