@@ -1,0 +1,228 @@
+"""Feature extractors behind one small interface.
+
+    ex.name             a short name for protocol cards ('inception-v3-compat', 'mnist-classifier', ...)
+    ex.weights_hash     SHA-256 of the network's state dict (see protocol.state_dict_sha256)
+    ex.resize           how images are brought to the network's input size, in words
+    ex(images)          (N, C, H, W) in [-1, 1] -> (N, D) float32 features on the CPU
+    ex.logits(images)   (N, K) class logits (for IS and mode coverage), where the network has them
+    ex.features_and_logits(images)   both from one forward pass
+
+Two kinds:
+
+- `InceptionV3` — the standard FID/KID/IS/precision-recall network, through torch-fidelity's port of the
+  TensorFlow FID Inception (pool3 features, 2,048-D; 1,008 logits, of which IS uses the 1,000 classes).
+  It is downloaded on first use on a networked machine; elsewhere pass the weights file
+  (`--inception-weights PATH`); with neither, a GanforgeError says how to get the file.
+- `ModuleFeatures` — the "offline evaluator": any classifier nn.Module with this contract:
+      module(x)          -> (N, K) class logits, x (N, C, H, W) in [-1, 1]
+      features           module.features(x) -> (N, D) if it has that method; else the input of a named
+                         layer (`feature_layer=`); else the input of its last nn.Linear (the class head)
+  at the module's own resolution and channels (give `image_size` and `channels` to have inputs resized
+  first). A small classifier trained on the real data (tools/classify) fits this as it is.
+
+`extract(ex, images)` runs an extractor over many images in batches.
+"""
+from __future__ import annotations
+
+import os
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, GanforgeError
+from .protocol import state_dict_sha256
+
+INCEPTION_NAME = "inception-v3-compat"  # torch-fidelity's name for the TF-FID Inception port
+INCEPTION_URL = (
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
+)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats -> [0, 255] uint8, rounding as saving a PNG with torchvision's save_image does."""
+    return ((images.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+class FeatureExtractor:
+    """Base of the interface above; subclasses implement `_forward(images) -> (features, logits | None)`."""
+
+    name: str = "extractor"
+    resize: str = "none"
+    has_logits: bool = False
+
+    def __init__(self, network: nn.Module, device: str | torch.device = "cpu"):
+        self.network = network.to(device).eval()
+        self.device = torch.device(device)
+        self._hash: str | None = None
+
+    @property
+    def weights_hash(self) -> str:
+        if self._hash is None:  # hashing 24M Inception weights takes a moment: do it once, when asked
+            self._hash = state_dict_sha256(self.network)
+        return self._hash
+
+    def describe(self) -> dict:
+        """Protocol-card fields for features from this extractor (to splat into EvalInputs)."""
+        return {"extractor": self.name, "extractor_weights_sha256": self.weights_hash, "resize": self.resize}
+
+    def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def features_and_logits(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if images.ndim != 4:
+            raise GanforgeError(f"feature extractors take (N, C, H, W) images, got shape {tuple(images.shape)}")
+        features, logits = self._forward(images.to(self.device))
+        return features.float().cpu(), (logits.float().cpu() if logits is not None else None)
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.features_and_logits(images)[0]
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        if not self.has_logits:
+            raise ConfigError(f"feature extractor '{self.name}' gives no class logits (needed by IS and modes)")
+        return self.features_and_logits(images)[1]
+
+
+class InceptionV3(FeatureExtractor):
+    """torch-fidelity's TF-compatible Inception-v3: pool3 features (2,048) and class logits (1,008).
+
+    Images are quantised to 8 bits (as a saved PNG), grey is repeated to RGB, and torch-fidelity resizes
+    to 299x299 with its TensorFlow-1.x-compatible bilinear interpolation, so scores match published FIDs.
+    """
+
+    name = INCEPTION_NAME
+    resize = "uint8 quantisation, grey->RGB, torch-fidelity TF1-compatible bilinear to 299x299"
+    has_logits = True
+
+    def __init__(self, weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+        try:
+            from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        except ImportError:
+            raise GanforgeError(
+                "Inception-v3 metrics need torch-fidelity: pip install torch-fidelity"
+            ) from None
+        if weights_path is not None and not os.path.isfile(weights_path):
+            raise GanforgeError(f"--inception-weights: no such file: {weights_path}")
+        # 'logits_unbiased' are the 1,008 logits without the bias term: torch-fidelity's choice for IS.
+        features_list = ["2048", "logits_unbiased"]
+        try:
+            network = FeatureExtractorInceptionV3(
+                INCEPTION_NAME, features_list, feature_extractor_weights_path=weights_path, verbose=False
+            )
+        except OSError as e:  # URLError is an OSError: no network, or the file could not be read
+            if weights_path is None:
+                raise GanforgeError(
+                    f"Inception-v3 weights are needed for FID/KID/IS/precision-recall and could not be downloaded "
+                    f"({e}). On a machine with a network, download\n  {INCEPTION_URL}\ncopy the file here and pass "
+                    "--inception-weights PATH (or score with an offline evaluator instead)."
+                ) from None
+            raise GanforgeError(f"cannot read Inception-v3 weights from {weights_path}: {e}") from None
+        except (RuntimeError, KeyError, ValueError) as e:  # a file that is not this network's state dict
+            raise GanforgeError(f"{weights_path} does not hold torch-fidelity Inception-v3 weights: {e}") from None
+        super().__init__(network, device)
+
+    def _forward(self, images):
+        x = to_uint8(images)
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        elif x.shape[1] != 3:
+            raise GanforgeError(f"Inception-v3 takes grey or RGB images, got {x.shape[1]} channels")
+        # All 1,008 logits, as the original IS code and torch-fidelity use them (8 are unused TF classes).
+        features, logits = self.network(x)
+        return features, logits
+
+
+class ModuleFeatures(FeatureExtractor):
+    """A classifier as evaluator: logits from its forward, features from `features(x)` or a feature layer.
+
+    Features are, in order of preference: `module.features(x)` when the module has that method; else the
+    input of the submodule named `feature_layer` (flattened to (N, D)); else the input of the module's
+    last nn.Linear, which in a classifier is the penultimate representation fed to the class head.
+    """
+
+    has_logits = True
+
+    def __init__(
+        self,
+        module: nn.Module,
+        name: str | None = None,
+        feature_layer: str | None = None,
+        image_size: int | None = None,
+        channels: int | None = None,
+        device: str | torch.device = "cpu",
+    ):
+        self._layer = None
+        if feature_layer is not None:
+            try:
+                self._layer = module.get_submodule(feature_layer)
+            except AttributeError:
+                names = [n for n, _ in module.named_modules() if n]
+                raise ConfigError(f"{type(module).__name__} has no layer '{feature_layer}'; layers: {', '.join(names)}") from None
+        elif not callable(getattr(module, "features", None)):
+            linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+            if not linears:
+                raise ConfigError(
+                    f"{type(module).__name__} cannot serve as an evaluator: give it a features(x) method returning "
+                    "(N, D) features, or name its feature layer; its forward(x) must return (N, K) class logits"
+                )
+            self._layer = linears[-1]
+        self.name = name or type(module).__name__
+        self.image_size, self.channels = image_size, channels
+        self.resize = (
+            f"antialiased bilinear to {image_size}x{image_size}" if image_size else "none (native resolution)"
+        ) + (f", {channels} channels" if channels else "")
+        super().__init__(module, device)
+
+    def _forward(self, images):
+        if self.image_size is not None or self.channels is not None:
+            from ..data.base import resize_images
+
+            images = resize_images(images, self.image_size, self.channels)
+        if self._layer is None:
+            features, logits = self.network.features(images), self.network(images)
+        else:
+            captured = []
+            hook = self._layer.register_forward_pre_hook(lambda mod, args: captured.append(args[0].flatten(1)))
+            try:
+                logits = self.network(images)
+            finally:
+                hook.remove()
+            if len(captured) != 1:
+                raise GanforgeError(f"feature layer of {self.name} ran {len(captured)} times in one forward; expected once")
+            features = captured[0]
+        if features.ndim != 2 or logits.ndim != 2:
+            raise GanforgeError(
+                f"{self.name} must give (N, D) features and (N, K) logits, got {tuple(features.shape)} and {tuple(logits.shape)}"
+            )
+        return features, logits
+
+
+def inception_v3(weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> InceptionV3:
+    """The standard Inception-v3 extractor (see `InceptionV3`); `weights_path` is --inception-weights."""
+    return InceptionV3(weights_path, device)
+
+
+def extract(
+    extractor: FeatureExtractor, images: torch.Tensor | Iterable, batch_size: int = 100, logits: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Features (N, D) and, when `logits`, logits (N, K) of many images.
+
+    `images` is one (N, C, H, W) tensor (split into `batch_size` batches) or an iterable of batches,
+    each a tensor or an (images, labels) pair as a DataLoader yields.
+    """
+    if logits and not extractor.has_logits:
+        raise ConfigError(f"feature extractor '{extractor.name}' gives no class logits")
+    batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
+    feats, outs = [], []
+    for batch in batches:
+        if isinstance(batch, (tuple, list)):
+            batch = batch[0]
+        f, lg = extractor.features_and_logits(batch)
+        feats.append(f)
+        if logits:
+            outs.append(lg)
+    if not feats:
+        raise GanforgeError("no images to extract features from")
+    return torch.cat(feats), (torch.cat(outs) if logits else None)
