@@ -41,8 +41,9 @@ def test_subset_larger_than_the_samples_is_a_clear_error():
 
 def test_card_reports_std_and_shrinks_subsets_with_a_warning():
     gen, ref = features(300, 8, seed=3, shift=0.5), features(400, 8, seed=4)
-    (card,) = compute_metrics(["kid"], EvalInputs(gen_features=gen, ref_features=ref, ref_split="test"))
-    expected = kid_from_features(gen, ref, subset_size=300, seed=2020)
+    inputs = EvalInputs(gen_features=gen, ref_features=ref, ref_split="test")
+    (card,) = compute_metrics(["kid"], inputs, {"kid": {"subsets": 10}})
+    expected = kid_from_features(gen, ref, subsets=10, subset_size=300, seed=2020)
     assert card.value == expected.mean and card.extra["std"] == expected.std > 0
     assert card.extra["subset_size"] == 300 and card.seed == 2020
     assert "subsets of 300 samples instead of 1,000" in card.warnings[0]
