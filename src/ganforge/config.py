@@ -55,6 +55,8 @@ class Config:
     steps: int = 3000  # generator updates
     batch_size: int = 64
     n_critic: int = 1  # D updates per G update
+    reuse_fake: bool = True  # G's phase reuses the last D phase's generated batch (pytorch/examples);
+    # false samples fresh noise for G, as in Goodfellow et al.'s Algorithm 1 and the WGAN code
     critic_boost_steps: int = 0  # WGAN reference code: for the first N G-steps...
     critic_boost_every: int = 0  # ...and every Mth G-step...
     critic_boost_n_critic: int = 100  # ...do this many critic steps
@@ -132,6 +134,11 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
             raise ConfigError(f"config key '{path}' wants an integer, got {value!r}")
         return int(value)
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads '1e-4' (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key '{path}' wants a number, got {value!r}")
         return float(value)

@@ -1,0 +1,46 @@
+"""`ganforge generate RUN_DIR -n N -o FILE`: a PNG grid, or an .npz array for outside tools."""
+from __future__ import annotations
+
+import argparse
+import os
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..runs import generate, load_run
+from ..train.samples import save_samples
+
+
+def register(sub) -> None:
+    p = sub.add_parser("generate", help="sample a trained run into a PNG grid or an .npz array")
+    p.add_argument("run_dir")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("-o", "--output", required=True, help="FILE.png (grid) or FILE.npz (array 'samples')")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same samples")
+    p.add_argument("--ckpt", default="latest", help="checkpoint: latest or a step number")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=run)
+
+
+def to_uint8_nhwc(images) -> np.ndarray:
+    """[-1, 1] (N, C, H, W) float -> [0, 255] (N, H, W, C) uint8, rounded as torchvision's save_image."""
+    return ((images.clamp(-1, 1) + 1) * 127.5 + 0.5).clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+
+
+def run(args: argparse.Namespace) -> int:
+    ext = os.path.splitext(args.output)[1].lower()
+    if ext not in (".png", ".npz"):
+        raise ConfigError(f"output must end in .png or .npz, got '{args.output}'")
+    if args.n < 1:
+        raise ConfigError(f"-n must be at least 1, got {args.n}")
+    loaded = load_run(args.run_dir, args.ckpt, args.device)
+    samples = generate(loaded, args.n, seed=args.seed)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    if ext == ".png":
+        save_samples(samples, args.output)
+    elif loaded.kind == "points":
+        np.savez(args.output, samples=samples.numpy().astype(np.float32))
+    else:
+        np.savez(args.output, samples=to_uint8_nhwc(samples))
+    print(f"wrote {args.n} samples from {args.run_dir} (step {loaded.step}) to {args.output}")
+    return 0

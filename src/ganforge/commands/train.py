@@ -1,0 +1,58 @@
+"""`ganforge train`: train a preset on a dataset (the default: DCGAN on bundled MNIST, CPU minutes)."""
+from __future__ import annotations
+
+import argparse
+
+from .. import config as config_mod
+from ..presets import DEFAULT_PRESET, resolve_config
+from ..runs import DEFAULT_RUNS_ROOT, resume, train
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train a GAN preset (no arguments: DCGAN on bundled MNIST)",
+        description="Train a preset. Extra key=value arguments override any config key "
+        "(e.g. opt_d.lr=1e-4 model.g.width=32 loss=hinge); see --dry-run for all keys.",
+    )
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"preset name or YAML file (default {DEFAULT_PRESET}; see `ganforge presets`)")
+    p.add_argument("--data", help="dataset name (`ganforge datasets`) or an image folder")
+    p.add_argument("--data-root", help="where torchvision datasets are, or the photo for single-image")
+    p.add_argument("--image-size", type=int, help="resize images to this square size")
+    p.add_argument("--steps", type=int, help="generator steps to train (in total, when resuming)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--out", help=f"run folder to create (default {DEFAULT_RUNS_ROOT}/NNNNN-preset-data); never overwritten")
+    p.add_argument("--runs-root", default=DEFAULT_RUNS_ROOT, help="where numbered run folders go")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _flag_overrides(args: argparse.Namespace) -> list[dict]:
+    flags = {
+        "data": args.data, "data_root": args.data_root, "image_size": args.image_size, "steps": args.steps,
+        "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
+    }  # fmt: skip
+    return [{k: v for k, v in flags.items() if v is not None}]
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = [config_mod.parse_override(o) for o in args.overrides] + _flag_overrides(args)
+    if args.resume:
+        if args.dry_run:
+            print(open(f"{args.resume}/config.yaml").read(), end="")
+            return 0
+        result = resume(args.resume, overrides, progress=not args.no_progress)
+    else:
+        cfg = resolve_config(args.preset, overrides)
+        if args.dry_run:
+            print(config_mod.dump_yaml(cfg), end="")
+            return 0
+        result = train(cfg, out=args.out, runs_root=args.runs_root, progress=not args.no_progress)
+    print(f"run folder:   {result.run_dir}")
+    print(f"final grid:   {result.final_samples}")
+    return 0

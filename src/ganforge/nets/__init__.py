@@ -1,0 +1,69 @@
+"""Networks by family name.
+
+A family builds a matching generator and discriminator for a dataset's shape:
+  G(z, c=None) -> images in [-1, 1] shaped (N, C, H, W), or points shaped (N, 2)
+  D(x, c=None) -> raw logits shaped (N,)  (never a sigmoid: losses use the *_with_logits maths)
+`model.g` / `model.d` in the config are keyword arguments of the family's builders, checked against
+their signatures so a typo is an error naming the valid keys.
+"""
+from __future__ import annotations
+
+import inspect
+import typing
+from dataclasses import dataclass
+from typing import Callable
+
+import torch.nn as nn
+
+from ..config import _coerce
+from ..errors import ConfigError
+from ..registry import Registry, unknown_name_message
+
+MODELS: Registry = Registry("model")
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """A registered pair of builders and the data shapes they can make."""
+
+    name: str
+    description: str
+    kinds: tuple[str, ...]  # "image", "points"
+    build_generator: Callable[..., nn.Module]  # (z_dim, shape, **g) -> G
+    build_discriminator: Callable[..., nn.Module]  # (shape, **d) -> D
+    check_shape: Callable[[tuple[int, ...]], None]  # raises ConfigError naming the sizes it can make
+
+
+def register_family(family: ModelFamily) -> ModelFamily:
+    return MODELS.register(family.name)(family)
+
+
+def _checked_kwargs(builder: Callable, kwargs: dict, where: str) -> dict:
+    """Reject keyword arguments the builder does not take; coerce values to its annotations."""
+    params = inspect.signature(builder).parameters
+    valid = [n for n, p in params.items() if p.kind == p.KEYWORD_ONLY]
+    hints = typing.get_type_hints(builder)
+    out = {}
+    for key, value in kwargs.items():
+        if key not in valid:
+            raise ConfigError(unknown_name_message(f"config key for {where}", key, valid))
+        out[key] = _coerce(value, hints[key], f"{where}.{key}")
+    return out
+
+
+def build_models(model_cfg, shape: tuple[int, ...], kind: str) -> tuple[nn.Module, nn.Module]:
+    """Build (G, D) of family `model_cfg.name` for data of `shape` ((C, H, W) or (2,))."""
+    family: ModelFamily = MODELS.get(model_cfg.name)
+    if kind not in family.kinds:
+        able = [n for n in MODELS.list() if kind in MODELS.get(n).kinds]
+        raise ConfigError(f"model '{family.name}' cannot model {kind} data; models that can: {', '.join(able)}")
+    family.check_shape(shape)
+    g_kwargs = _checked_kwargs(family.build_generator, model_cfg.g, "model.g")
+    d_kwargs = _checked_kwargs(family.build_discriminator, model_cfg.d, "model.d")
+    G = family.build_generator(model_cfg.z_dim, shape, **g_kwargs)
+    D = family.build_discriminator(shape, **d_kwargs)
+    return G, D
+
+
+# Importing the family modules registers them.
+from . import cs231n, dcgan, mlp  # noqa: E402,F401

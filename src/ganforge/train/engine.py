@@ -1,0 +1,310 @@
+"""The GAN training loop.
+
+A paper's algorithm is a list of phases (`Trainer.algorithm`): for every generator step,
+  D phase x n_critic:  maximise the paper's D objective on a real batch and a generated batch
+                       (+ its regularizer: gradient penalty, lazy R1, or weight clipping after the step)
+  G phase:             minimise the paper's G objective through a frozen D
+Losses own the maths (ganforge.losses); this loop owns devices, backward, stepping, EMA, statistics,
+sample grids and checkpoints. One "step" is one generator update, as in the papers.
+"""
+from __future__ import annotations
+
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .. import config as config_mod
+from ..config import Config
+from ..data import get_dataset
+from ..errors import ConfigError, GanforgeError
+from ..losses import clip_weights, get_loss, gradient_penalty, r1_penalty
+from ..nets import build_models
+from .batches import BatchStream
+from .checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
+from .ema import make_ema
+from .optim import build_optimizer
+from .samples import save_samples
+from .stats import JsonlWriter, StatsWindow, finite
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device '{name}' asked for, but torch sees no CUDA device; use device=cpu")
+    return device
+
+
+@dataclass
+class Phase:
+    """One network update of the algorithm, run `repeat(step)` times per generator step."""
+
+    name: str
+    run: Callable[[], dict]
+    repeat: Callable[[int], int] = lambda step: 1
+
+
+class Trainer:
+    """Builds data, networks and optimizers from a Config and trains them in a run folder."""
+
+    def __init__(self, cfg: Config, resume_state: dict | None = None, progress: bool = True):
+        self.cfg, self.progress = cfg, progress
+        self.run_dir = ""
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+        seed_everything(cfg.seed)
+
+        self.data = get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root)
+        self.loss = get_loss(cfg.loss)
+        G, D = build_models(cfg.model, self.data.shape(), self.data.kind)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.opt_G = build_optimizer(cfg.opt_g, self.G.parameters())
+        self.opt_D = build_optimizer(cfg.opt_d, self.D.parameters())
+        self.G_ema = make_ema(self.G, cfg.ema_half_life)
+        self.batches = BatchStream(self.data.dataset, cfg.batch_size, cfg.seed, self.device, cfg.workers)
+        # The fixed noise of the sample grids comes from its own generator: drawing it touches no RNG
+        # that training uses.
+        fixed = torch.Generator().manual_seed(cfg.seed + 2**20)
+        self.fixed_z = torch.randn(cfg.n_samples, cfg.model.z_dim, generator=fixed).to(self.device)
+
+        self.step = 0  # generator updates done
+        self.d_steps = 0  # discriminator updates done
+        self._last_fake: torch.Tensor | None = None
+        if resume_state is not None:
+            self.load_state(resume_state)
+
+        self.window = StatsWindow()
+        self.phases = self.algorithm()
+
+    # ---------------------------------------------------------------- the algorithm
+    def algorithm(self) -> list[Phase]:
+        """Goodfellow et al. 2014, Algorithm 1: k steps of D, then one step of G."""
+        return [Phase("D", self.d_step, repeat=self.critic_steps), Phase("G", self.g_step)]
+
+    def critic_steps(self, step: int) -> int:
+        """n_critic, or the WGAN reference code's boost: 100 critic steps for the first 25 generator
+        steps and every 500th, so the critic stays near optimal."""
+        c = self.cfg
+        boosted = (c.critic_boost_steps and step < c.critic_boost_steps) or (
+            c.critic_boost_every and step % c.critic_boost_every == 0
+        )
+        return c.critic_boost_n_critic if boosted else c.n_critic
+
+    def noise(self, n: int) -> torch.Tensor:
+        return torch.randn(n, self.cfg.model.z_dim, device=self.device)
+
+    def instance_noise(self, x: torch.Tensor) -> torch.Tensor:
+        """Sønderby et al. 2016 / Arjovsky & Bottou 2017: blur both distributions with Gaussian noise
+        so their supports overlap; annealed linearly to zero over instance_noise_steps."""
+        c = self.cfg
+        if c.instance_noise <= 0:
+            return x
+        std = c.instance_noise
+        if c.instance_noise_steps:
+            std *= max(0.0, 1.0 - self.step / c.instance_noise_steps)
+        return x + std * torch.randn_like(x) if std > 0 else x
+
+    def d_step(self) -> dict:
+        """maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's D objective)."""
+        c = self.cfg
+        real, _ = self.batches.next()
+        z = self.noise(len(real))
+        if c.reuse_fake:  # keep G's graph: the G phase reuses this batch (as pytorch/examples does)
+            fake = self.G(z)
+            self._last_fake = fake
+        else:
+            with torch.no_grad():
+                fake = self.G(z)
+        real_in, fake_in = self.instance_noise(real), self.instance_noise(fake.detach())
+        r1_due = c.r1_weight > 0 and self.d_steps % c.r1_interval == 0
+        if r1_due:
+            real_in = real_in.detach().requires_grad_(True)
+        real_logits, fake_logits = self.D(real_in), self.D(fake_in)
+        out = self.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)
+        loss = out["loss"]
+        stats = {"Loss/D": loss}
+        if c.gp_weight > 0:
+            gp = gradient_penalty(self.D, real_in, fake_in)
+            loss = loss + c.gp_weight * gp
+            stats["Loss/D/gp"] = gp
+        if r1_due:
+            # Lazy regularization (Karras et al. 2020): every k-th step, scaled by k.
+            r1 = r1_penalty(real_logits, real_in)
+            loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1
+            stats["Loss/D/r1"] = r1
+        self.opt_D.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_D.step()
+        if c.clip_value > 0:
+            clip_weights(self.D, c.clip_value)
+        self.d_steps += 1
+        stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits)
+        if "wasserstein" in out:
+            stats["Wasserstein"] = out["wasserstein"]
+        return stats
+
+    def g_step(self) -> dict:
+        """minimise the G objective (non-saturating: maximise log D(G(z))) with D frozen."""
+        fake, self._last_fake = self._last_fake, None
+        if fake is None:
+            fake = self.G(self.noise(self.cfg.batch_size))
+        self.D.requires_grad_(False)  # no gradients for D's weights in G's phase: less work
+        try:
+            fake_logits = self.D(self.instance_noise(fake))
+            out = self.loss.g(fake_logits)
+            self.opt_G.zero_grad(set_to_none=True)
+            out["loss"].backward()
+        finally:
+            self.D.requires_grad_(True)
+        self.opt_G.step()
+        if self.G_ema is not None and self.step >= self.cfg.ema_start:
+            self.G_ema.update_parameters(self.G)
+        return {"Loss/G": out["loss"]}
+
+    def _d_output(self, logits: torch.Tensor) -> torch.Tensor:
+        """D's mean verdict: a probability for BCE losses, the raw score for critics."""
+        return (torch.sigmoid(logits) if self.loss.probabilistic else logits).mean().detach()
+
+    # ---------------------------------------------------------------- the loop
+    def train(self, run_dir: str) -> "TrainResult":
+        """Train until cfg.steps generator steps, writing samples, stats and checkpoints to run_dir."""
+        c = self.cfg
+        self.run_dir = run_dir
+        self.stats_log = JsonlWriter(os.path.join(run_dir, "stats.jsonl"))
+        os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+        self._save_reals()
+        bar = tqdm(
+            total=c.steps, initial=self.step, desc=f"{c.preset} {self.data.name}", unit="step",
+            disable=not self.progress, dynamic_ncols=True, mininterval=0.5,
+        )  # fmt: skip
+        last_tick, last_tick_step = time.perf_counter(), self.step
+        final_samples = None
+        try:
+            while self.step < c.steps:
+                for phase in self.phases:
+                    for _ in range(phase.repeat(self.step)):
+                        self.window.add(phase.run())
+                self.step += 1
+                bar.update(1)
+                if self.step % c.log_every == 0 or self.step == c.steps:
+                    now = time.perf_counter()
+                    rate = (self.step - last_tick_step) / max(now - last_tick, 1e-9)
+                    last_tick, last_tick_step = now, self.step
+                    record = self._log_tick(rate)
+                    bar.set_postfix_str(self._postfix(record), refresh=False)
+                if self.step % c.sample_every == 0 or self.step == c.steps:
+                    final_samples = self.save_sample_grid()
+                if self.step % c.ckpt_every == 0 or self.step == c.steps:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            bar.close()
+            path = self.save_checkpoint()
+            print(f"\ninterrupted at step {self.step}; saved {path}\ncontinue with: ganforge train --resume {self.run_dir}")
+            raise
+        bar.close()
+        if final_samples is None:  # resumed at the end already: nothing trained
+            final_samples = self.save_sample_grid()
+        return TrainResult(self.run_dir, self.step, final_samples)
+
+    def _log_tick(self, rate: float) -> dict:
+        values = self.window.flush()
+        record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values}
+        self.stats_log.write(record)
+        if not finite(values):
+            self.save_sample_grid()
+            raise GanforgeError(
+                f"training diverged at step {self.step} (non-finite losses: "
+                f"{', '.join(k for k, v in values.items() if v != v or abs(v) == float('inf'))}). "
+                f"The last good checkpoint is in {os.path.join(self.run_dir, 'checkpoints')}; "
+                f"lower opt_g.lr/opt_d.lr, or add a gradient penalty (gp_weight) or label smoothing."
+            )
+        return record
+
+    @staticmethod
+    def _postfix(record: dict) -> str:
+        short = {"Loss/D": "D", "Loss/G": "G", "D(x)": "D(x)", "D(G(z))": "D(G(z))"}
+        return " ".join(f"{label} {record[key]:.3f}" for key, label in short.items() if key in record)
+
+    # ---------------------------------------------------------------- outputs
+    def sampling_generator(self) -> torch.nn.Module:
+        if self.G_ema is not None and int(self.G_ema.n_averaged) > 0:
+            return self.G_ema.module
+        return self.G
+
+    @torch.no_grad()
+    def save_sample_grid(self) -> str:
+        G = self.sampling_generator()
+        was_training = G.training
+        G.eval()  # BatchNorm running statistics: sampling changes no state
+        try:
+            samples = G(self.fixed_z)
+        finally:
+            G.train(was_training)
+        path = os.path.join(self.run_dir, "samples", f"step-{self.step:07d}.png")
+        save_samples(samples, path, reference=self._reference_points())
+        return path
+
+    def _reference_points(self):
+        return self.data.dataset.images[:2000] if self.data.kind == "points" else None
+
+    def _save_reals(self) -> None:
+        path = os.path.join(self.run_dir, "samples", "reals.png")
+        if not os.path.exists(path):
+            n = min(self.cfg.n_samples, len(self.data.dataset))
+            reals = torch.stack([self.data.dataset[i][0] for i in range(n)]) if self.data.kind == "image" else self.data.dataset.images[:2000]
+            save_samples(reals, path)
+
+    def state_dict(self) -> dict:
+        return {
+            "kind": "gan",
+            "config": config_mod.to_dict(self.cfg),
+            "data_shape": list(self.data.shape()),
+            "step": self.step,
+            "d_steps": self.d_steps,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict() if self.G_ema is not None else {},
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "batches": self.batches.state_dict(),
+            "rng": rng_state(),
+        }
+
+    def load_state(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        if self.G_ema is not None and state["G_ema"]:
+            self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.batches.load_state_dict(state["batches"])
+        self.step, self.d_steps = state["step"], state["d_steps"]
+        set_rng_state(state["rng"])
+
+    def save_checkpoint(self) -> str:
+        folder = os.path.join(self.run_dir, "checkpoints")
+        existing = dict(list_checkpoints(folder))
+        if self.step in existing:
+            return existing[self.step]
+        return save_checkpoint(self.state_dict(), folder, self.step, keep=self.cfg.keep_checkpoints)
+
+
+@dataclass
+class TrainResult:
+    run_dir: str
+    step: int
+    final_samples: str
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

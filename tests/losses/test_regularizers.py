@@ -1,0 +1,54 @@
+import torch
+import torch.nn as nn
+from torch.testing import assert_close
+
+from ganforge.losses import clip_weights, gradient_penalty, r1_penalty
+
+
+class Linear(nn.Module):
+    def __init__(self, w):
+        super().__init__()
+        self.w = nn.Parameter(w)
+
+    def forward(self, x, c=None):
+        return x.flatten(1) @ self.w
+
+
+def test_gradient_penalty_zero_for_unit_norm_linear_critic():
+    torch.manual_seed(0)
+    w = torch.randn(12)
+    critic = Linear(w / w.norm())  # 1-Lipschitz with gradient norm exactly 1 everywhere
+    real, fake = torch.randn(5, 3, 2, 2), torch.randn(5, 3, 2, 2)
+    assert_close(gradient_penalty(critic, real, fake), torch.tensor(0.0), atol=1e-10, rtol=0)
+
+
+def test_gradient_penalty_by_hand_for_scaled_linear_critic():
+    w = torch.zeros(4)
+    w[0] = 3.0  # gradient norm 3 everywhere: penalty (3 - 1)^2 = 4
+    critic = Linear(w)
+    assert_close(gradient_penalty(critic, torch.randn(6, 4), torch.randn(6, 4)), torch.tensor(4.0))
+
+
+def test_gradient_penalty_backpropagates_into_the_critic():
+    critic = Linear(torch.tensor([3.0, 0.0]))
+    gp = gradient_penalty(critic, torch.randn(4, 2), torch.randn(4, 2))
+    gp.backward()
+    # d/dw (||w|| - 1)^2 = 2 (||w|| - 1) w / ||w|| = [4, 0]
+    assert_close(critic.w.grad, torch.tensor([4.0, 0.0]))
+
+
+def test_r1_penalty_by_hand():
+    critic = Linear(torch.tensor([1.0, 2.0]))
+    real = torch.randn(3, 2, requires_grad=True)
+    assert_close(r1_penalty(critic(real), real), torch.tensor(5.0))  # ||w||^2
+
+
+def test_weight_clipping_bounds_every_parameter():
+    net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 1))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 1)
+    clip_weights(net, 0.01)
+    for p in net.parameters():
+        assert p.abs().max() <= 0.01
+    assert any((p.abs() == 0.01).any() for p in net.parameters())

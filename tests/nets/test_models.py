@@ -1,0 +1,81 @@
+"""One parametrized test runs forward and backward through every registered model at its sizes."""
+import pytest
+import torch
+
+from ganforge.config import ModelConfig
+from ganforge.errors import ConfigError
+from ganforge.nets import MODELS, build_models
+from ganforge.nets.dcgan import base_and_doublings
+
+# (family, shape, g kwargs, d kwargs)
+CASES = [
+    ("mlp", (1, 28, 28), {}, {}),
+    ("mlp", (2,), {}, {}),
+    ("mlp", (3, 8, 8), {"hidden": [16]}, {"hidden": [16, 8]}),
+    ("dcgan", (1, 28, 28), {"width": 8}, {"width": 8}),
+    ("dcgan", (3, 64, 64), {"width": 8}, {"width": 8}),
+    ("dcgan", (3, 32, 32), {"width": 8, "upsample": "nearest", "extra_layers": 1}, {"width": 8, "extra_layers": 1, "norm": "layer"}),
+    ("dcgan", (1, 8, 8), {"width": 8}, {"width": 8, "norm": "none"}),
+    ("dcgan", (3, 48, 48), {"width": 8}, {"width": 8, "norm": "instance"}),
+    ("cs231n", (1, 28, 28), {}, {}),
+]
+
+
+def test_every_registered_family_is_covered():
+    assert {case[0] for case in CASES} == set(MODELS.list())
+
+
+@pytest.mark.parametrize("name, shape, g, d", CASES, ids=[f"{c[0]}-{'x'.join(map(str, c[1]))}" for c in CASES])
+def test_forward_backward(name, shape, g, d):
+    torch.manual_seed(0)
+    kind = "points" if len(shape) == 1 else "image"
+    G, D = build_models(ModelConfig(name=name, z_dim=16, g=g, d=d), shape, kind)
+    z = torch.randn(4, 16)
+    x = G(z)
+    assert x.shape == (4, *shape)
+    if kind == "image":
+        assert x.min() >= -1 and x.max() <= 1
+    logits = D(x)
+    assert logits.shape == (4,)
+    logits.sum().backward()
+    for net in (G, D):
+        grads = [p.grad for p in net.parameters() if p.requires_grad]
+        assert grads and all(gr is not None and torch.isfinite(gr).all() for gr in grads)
+
+
+def test_dcgan_64_matches_pytorch_examples_topology():
+    G, D = build_models(ModelConfig(name="dcgan"), (3, 64, 64), "image")
+    # pytorch/examples dcgan with nz=100, ngf=ndf=64, nc=3 has exactly these parameter counts.
+    assert sum(p.numel() for p in G.parameters()) == 3576704
+    assert sum(p.numel() for p in D.parameters()) == 2765568
+
+
+@pytest.mark.parametrize("size, want", [(64, (4, 4)), (28, (7, 2)), (8, (4, 1)), (48, (6, 3)), (128, (4, 5))])
+def test_dcgan_sizes(size, want):
+    assert base_and_doublings(size) == want
+
+
+@pytest.mark.parametrize("shape", [(1, 25, 25), (1, 6, 6)])
+def test_dcgan_refuses_sizes_it_cannot_make_and_names_those_it_can(shape):
+    with pytest.raises(ConfigError, match="dcgan cannot make .* e.g. 8, 16, 28"):
+        build_models(ModelConfig(name="dcgan"), shape, "image")
+
+
+def test_unknown_model_keyword_names_valid_ones():
+    with pytest.raises(ConfigError, match="widht.*did you mean 'width'"):
+        build_models(ModelConfig(name="dcgan", g={"widht": 3}), (1, 28, 28), "image")
+
+
+def test_wrong_model_keyword_type_names_the_key():
+    with pytest.raises(ConfigError, match="model.g.width"):
+        build_models(ModelConfig(name="dcgan", g={"width": "wide"}), (1, 28, 28), "image")
+
+
+def test_image_only_family_refuses_points():
+    with pytest.raises(ConfigError, match="cannot model points data; models that can: mlp"):
+        build_models(ModelConfig(name="dcgan"), (2,), "points")
+
+
+def test_unknown_family_lists_valid():
+    with pytest.raises(ConfigError, match="cs231n, dcgan, mlp"):
+        build_models(ModelConfig(name="dcgann"), (1, 28, 28), "image")

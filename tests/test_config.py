@@ -1,0 +1,74 @@
+import pytest
+
+from ganforge.config import Config, differences, from_dict, merge, parse_override, to_dict
+from ganforge.errors import ConfigError
+from ganforge.presets import list_presets, load_preset, resolve_config
+
+
+def test_override_parsing_and_types():
+    cfg = merge(Config(), parse_override("opt_d.lr=1e-4"))
+    assert cfg.opt_d.lr == 1e-4 and isinstance(cfg.opt_d.lr, float)
+    merge(cfg, parse_override("steps=10"))
+    assert cfg.steps == 10
+    merge(cfg, parse_override("image_size=null"))
+    assert cfg.image_size is None
+    merge(cfg, parse_override("opt_g.betas=[0, 0.9]"))
+    assert cfg.opt_g.betas == [0.0, 0.9]
+    merge(cfg, parse_override("model.g.width=32"))
+    assert cfg.model.g == {"width": 32}
+
+
+def test_unknown_key_names_valid_keys_and_closest():
+    with pytest.raises(ConfigError) as e:
+        merge(Config(), parse_override("opt_d.learning_rate=1"))
+    assert "opt_d.learning_rate" in str(e.value) and "lr" in str(e.value)
+    with pytest.raises(ConfigError, match="did you mean 'batch_size'"):
+        merge(Config(), parse_override("batchsize=3"))
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [("steps=ten", "steps"), ("steps=1.5", "steps"), ("opt_d.lr=fast", "opt_d.lr"), ("reuse_fake=3", "reuse_fake")],
+)
+def test_wrong_value_type_names_the_key(text, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        merge(Config(), parse_override(text))
+
+
+def test_override_must_be_key_value():
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_override("steps")
+
+
+def test_round_trip_and_differences():
+    cfg = resolve_config("wgan")
+    again = from_dict(to_dict(cfg))
+    assert to_dict(again) == to_dict(cfg)
+    other = merge(from_dict(to_dict(cfg)), {"opt_d": {"lr": 1.0}})
+    assert differences(to_dict(cfg), to_dict(other)) == ["opt_d.lr: 5e-05 -> 1.0"]
+
+
+def test_every_preset_cites_its_paper_and_resolves():
+    names = list_presets()
+    assert {"gan", "dcgan", "lsgan", "wgan", "wgan-gp", "cs231n-dcgan"} <= set(names)
+    for name in names:
+        data = load_preset(name)
+        assert data.get("paper"), f"preset {name} cites no paper"
+        cfg = resolve_config(name)
+        assert cfg.preset == name
+
+
+def test_paper_hyperparameters():
+    wgan = resolve_config("wgan")
+    assert (wgan.opt_d.name, wgan.opt_d.lr, wgan.clip_value, wgan.n_critic) == ("rmsprop", 5e-5, 0.01, 5)
+    assert (wgan.critic_boost_steps, wgan.critic_boost_every, wgan.critic_boost_n_critic) == (25, 500, 100)
+    gp = resolve_config("wgan-gp")
+    assert (gp.gp_weight, gp.opt_d.lr, gp.opt_d.betas, gp.n_critic) == (10.0, 1e-4, [0.0, 0.9], 5)
+    dc = resolve_config("dcgan")
+    assert (dc.opt_g.lr, dc.opt_g.betas[0]) == (2e-4, 0.5)
+    assert resolve_config("lsgan").loss == "least-squares"
+
+
+def test_unknown_preset_lists_valid():
+    with pytest.raises(ConfigError, match="did you mean 'dcgan'"):
+        resolve_config("dcgna")

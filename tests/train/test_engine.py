@@ -1,0 +1,97 @@
+"""Short real training runs on CPU: outputs, resume equivalence, the algorithm's bookkeeping."""
+import json
+import os
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from ganforge.config import merge
+from ganforge.presets import list_presets, resolve_config
+from ganforge.runs import resume, train
+from ganforge.train.checkpoint import load_checkpoint
+from ganforge.train.engine import Trainer
+
+
+def tiny(preset, tiny_overrides, **more):
+    cfg = resolve_config(preset, [tiny_overrides])
+    return merge(cfg, more)
+
+
+def test_short_run_writes_config_stats_samples_and_checkpoints(tmp_path, tiny_overrides):
+    result = train(tiny("dcgan", tiny_overrides, model={"g": {"width": 8}, "d": {"width": 8}}), out=str(tmp_path / "run"), progress=False)
+    run = tmp_path / "run"
+    assert result.step == 4 and result.final_samples == str(run / "samples" / "step-0000004.png")
+    for f in ("config.yaml", "stats.jsonl", "samples/reals.png", "samples/step-0000002.png", "checkpoints/ckpt-latest.pt"):
+        assert (run / f).exists(), f
+    records = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+    assert {"Loss/D", "Loss/G", "D(x)", "D(G(z))", "it/s"} <= set(records[0])
+    assert 0 < records[0]["D(x)"] < 1
+    state = load_checkpoint(str(run / "checkpoints" / "ckpt-latest.pt"))
+    assert state["step"] == 4 and set(state) >= {"config", "G", "D", "G_ema", "opt_G", "opt_D", "rng", "batches"}
+
+
+@pytest.mark.parametrize("preset", list_presets())
+def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides):
+    cfg = tiny(preset, tiny_overrides, steps=2, critic_boost_n_critic=2)
+    if cfg.model.name == "cs231n":
+        cfg.image_size = 28
+    elif cfg.model.name == "dcgan":
+        merge(cfg, {"model": {"g": {"width": 8}, "d": {"width": 8}}})
+    trainer = Trainer(cfg, progress=False)
+    result = trainer.train(str(tmp_path))
+    assert result.step == 2
+    assert trainer.d_steps == 2 * (2 if cfg.critic_boost_steps else cfg.n_critic)
+
+
+def test_critic_schedule_of_the_wgan_reference_code(tiny_overrides):
+    cfg = resolve_config("wgan", [tiny_overrides])
+    t = Trainer(cfg, progress=False)
+    assert [t.critic_steps(s) for s in (0, 24, 25, 26, 499, 500, 501, 1000)] == [100, 100, 5, 5, 5, 100, 5, 100]
+
+
+def test_weight_clipping_holds_after_training(tmp_path, tiny_overrides):
+    cfg = tiny("wgan", tiny_overrides, steps=2, critic_boost_n_critic=3, model={"g": {"width": 8}, "d": {"width": 8}})
+    t = Trainer(cfg, progress=False)
+    t.train(str(tmp_path))
+    assert max(p.abs().max().item() for p in t.D.parameters()) <= 0.01 + 1e-9
+
+
+def _weights(path):
+    state = load_checkpoint(path)
+    return {k: state[k] for k in ("G", "D", "G_ema", "opt_G", "opt_D")}
+
+
+@pytest.mark.parametrize("preset, extra", [
+    ("dcgan", {"ema_half_life": 2.0, "label_smoothing": 0.1, "instance_noise": 0.1, "instance_noise_steps": 10}),
+    ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
+])  # fmt: skip
+def test_resume_equals_training_straight_through(tmp_path, tiny_overrides, preset, extra):
+    """2N steps straight == N steps + resume + N steps: same weights, optimizer states and EMA."""
+    base = dict(tiny_overrides, steps=6, model={"g": {"width": 8}, "d": {"width": 8}}, **extra)
+    base.update(ckpt_every=100, sample_every=100, log_every=3)
+    straight = train(resolve_config(preset, [base]), out=str(tmp_path / "straight"), progress=False)
+    half = train(resolve_config(preset, [dict(base, steps=3)]), out=str(tmp_path / "half"), progress=False)
+    assert half.step == 3
+    resumed = resume(str(tmp_path / "half"), [{"steps": 6}], progress=False)
+    assert resumed.step == 6
+    a = _weights(str(tmp_path / "straight" / "checkpoints" / "ckpt-latest.pt"))
+    b = _weights(str(tmp_path / "half" / "checkpoints" / "ckpt-latest.pt"))
+    assert_close(a, b, rtol=0, atol=0)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "half" / "stats.jsonl").read_text().splitlines()]
+    assert steps == [3, 6]
+
+
+def test_sampling_changes_no_training_state(tiny_overrides):
+    t = Trainer(resolve_config("dcgan", [tiny_overrides]), progress=False)
+    before = {k: v.clone() for k, v in t.G.state_dict().items()}
+    rng = torch.get_rng_state()
+    t.run_dir = os.getcwd()
+    G = t.sampling_generator()
+    with torch.no_grad():
+        G.eval()
+        G(t.fixed_z)
+        G.train()
+    assert_close(t.G.state_dict(), before)
+    assert torch.equal(rng, torch.get_rng_state())
