@@ -8,6 +8,7 @@ dataset, image size and batch size (progressive resizing). In YAML:
     schedule:
       - {steps: 1000, optimizer: adam, lr: 2e-4, momentum: 0.5}
       - {steps: 1000, lr: [2e-4, 0], decay: linear}       # unset keys carry over from the phase before
+                                                           # (optimizer arguments: while it stays the same)
 
 or one of the standard courses (`schedule_courses.py`): `{kind: 1cycle, steps: 3000, lr_max: 0.4}`.
 
@@ -182,7 +183,8 @@ class Phase:
 
 
 PHASE_KEYS = [f.name for f in dataclasses.fields(Phase)]
-# Keys a phase takes from the one before it when it does not set them (lr and the length never carry over).
+# Keys a phase takes from the one before it when it does not set them (lr and the length never carry
+# over; opt_args and momentum only while the optimizer stays the same).
 CARRIED_KEYS = ("optimizer", "momentum", "opt_args", "data", "image_size", "batch_size")
 
 
@@ -248,6 +250,10 @@ def parse_phase(spec: dict, before: Phase | None, index: int) -> Phase:
 
     if "optimizer" in spec:
         kw["optimizer"] = str(spec["optimizer"])
+        if before is not None and kw["optimizer"] != before.optimizer:
+            # Another optimizer: the old one's arguments and momentum mean nothing to it.
+            kw.pop("opt_args", None)
+            kw.pop("momentum", None)
     if kw.get("optimizer", "sgd") not in OPTIMIZERS:
         raise ConfigError(f"{where}: " + unknown_name_message("optimizer", kw["optimizer"], OPTIMIZERS.list()))
     kind = OPTIMIZERS.get(kw.get("optimizer", "sgd"))

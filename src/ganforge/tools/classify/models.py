@@ -11,7 +11,7 @@ registry and builders, default training course of each model.
                  with a 1x1 bottleneck, groups [1, 2, 4, 6, 3] that double the channels (stride 2 but for
                  the second group), adaptive average pooling (any input size), a linear layer
     darknet-wide the same with twice the channels (nf=64)
-    darknet-small groups [1, 1, 2] from 16 channels: the same family at a size a laptop CPU trains in a minute
+    darknet-small groups [1, 1, 2] from 8 channels: the same family at a size a laptop CPU trains in a minute
 
 softmax, mlp and cnn are built for one input size (their linear layer sees the flattened pixels);
 the Darknets pool adaptively, so they train through phases of growing image size.
@@ -141,8 +141,8 @@ def darknet_wide(channels: int, resolution: int, num_classes: int, blocks: Seque
 
 
 @CLASSIFIERS.register("darknet-small")
-def darknet_small(channels: int, resolution: int, num_classes: int, blocks: Sequence[int] = (1, 1, 2), nf: int = 16) -> nn.Module:
-    """A small Darknet (groups [1, 1, 2] from 16 channels) for CPU runs on small images."""
+def darknet_small(channels: int, resolution: int, num_classes: int, blocks: Sequence[int] = (1, 1, 2), nf: int = 8) -> nn.Module:
+    """A small Darknet (groups [1, 1, 2] from 8 channels) for CPU runs on small images."""
     return Darknet(channels, num_classes, tuple(blocks), nf)
 
 

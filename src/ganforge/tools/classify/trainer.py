@@ -165,17 +165,20 @@ class ClassifierTrainer:
         if self.progress:
             print(text, flush=True)
 
-    def train(self, run_dir: str, stop_at: int | None = None) -> ClassifyResult:
-        """Train from the current step to the end of the schedule (or to `stop_at` steps, for tests)."""
+    def train(self, run_dir: str, max_epochs: int | None = None) -> ClassifyResult:
+        """Train from the current step to the end of the schedule (or for at most `max_epochs` epochs of
+        this call: an interrupted run, for tests of resuming)."""
         cfg, schedule = self.cfg, self.schedule
-        end = schedule.total_steps if stop_at is None else min(stop_at, schedule.total_steps)
+        end = schedule.total_steps
+        epochs_left = max_epochs if max_epochs is not None else -1
         ckpt_dir = os.path.join(run_dir, "checkpoints")
         stats_path = os.path.join(run_dir, "stats.jsonl")
         t_start = time.perf_counter()
         written: list[dict] = []
         last_eval: Evaluation | None = None
         self.model.train()
-        while self.step < end:
+        while self.step < end and epochs_left != 0:
+            epochs_left -= 1
             # One epoch: the batches of order randperm(n; seed, epoch) until the pass ends, the data of
             # the phase changes, or training ends.
             t_epoch = time.perf_counter()
