@@ -13,18 +13,31 @@ from ganforge.metrics.protocol import state_dict_sha256
 
 
 class TinyClassifier(nn.Module):
-    def __init__(self, with_features_method=True):
+    def __init__(self):
         super().__init__()
         self.body = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten())
         self.head = nn.Linear(16, 10)
-        if not with_features_method:
-            self.features = None
 
     def features(self, x):
         return self.body(x)
 
     def forward(self, x):
         return self.head(self.body(x))
+
+
+class NoLinearClassifier(nn.Module):
+    """Convolutions only: the evaluator falls back to its features(x) method."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.classes = nn.Conv2d(4, 10, 1)
+
+    def features(self, x):
+        return self.conv(x).mean((2, 3), keepdim=True)  # (N, 4, 1, 1)
+
+    def forward(self, x):
+        return self.classes(self.features(x)).flatten(1)
 
 
 def images(n=6, c=1, size=8, seed=0):
@@ -39,7 +52,9 @@ def test_a_classifier_gives_features_and_logits():
     feats, logits = ex.features_and_logits(x)
     torch.testing.assert_close(feats, net.body(x))
     torch.testing.assert_close(logits, net(x))
-    assert ex.describe() == {"extractor": "tiny", "extractor_weights_sha256": state_dict_sha256(net), "resize": "none (native resolution)"}
+    assert ex.describe() == {
+        "extractor": "tiny", "extractor_weights_sha256": state_dict_sha256(net), "resize": "none (native resolution)"
+    }
 
 
 def test_features_from_a_named_layer_or_the_class_head():
@@ -50,6 +65,8 @@ def test_features_from_a_named_layer_or_the_class_head():
     torch.testing.assert_close(by_layer, net.body(x))
     plain = nn.Sequential(nn.Flatten(), nn.Linear(64, 5), nn.ReLU(), nn.Linear(5, 3))
     torch.testing.assert_close(ModuleFeatures(plain)(x), plain[:3](x))  # input of the last Linear
+    no_linear = NoLinearClassifier()
+    torch.testing.assert_close(ModuleFeatures(no_linear)(x), no_linear.features(x).flatten(1))  # its features()
     with pytest.raises(ConfigError, match="no layer 'neck'"):
         ModuleFeatures(net, feature_layer="neck")
     with pytest.raises(ConfigError, match="cannot serve as an evaluator"):

@@ -73,4 +73,5 @@ def test_card_through_the_registry(mnist, tmp_path):
 def test_a_training_reference_split_is_no_baseline():
     images = torch.zeros(5, 1, 4, 4)
     with pytest.raises(ConfigError, match="held-out"):
-        compute_metrics(["memorization"], EvalInputs(gen_images=images, train_images=images, ref_images=images, ref_split="train"))
+        inputs = EvalInputs(gen_images=images, train_images=images, ref_images=images, ref_split="train")
+        compute_metrics(["memorization"], inputs)

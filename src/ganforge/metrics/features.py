@@ -10,13 +10,14 @@
 Two kinds:
 
 - `InceptionV3` — the standard FID/KID/IS/precision-recall network, through torch-fidelity's port of the
-  TensorFlow FID Inception (pool3 features, 2,048-D; 1,008 logits, of which IS uses the 1,000 classes).
+  TensorFlow FID Inception: pool3 features (2,048-D) and 1,008 class logits (IS uses all of them, as
+  torch-fidelity and the original IS code do).
   It is downloaded on first use on a networked machine; elsewhere pass the weights file
   (`--inception-weights PATH`); with neither, a GanforgeError says how to get the file.
 - `ModuleFeatures` — the "offline evaluator": any classifier nn.Module with this contract:
       module(x)          -> (N, K) class logits, x (N, C, H, W) in [-1, 1]
-      features           module.features(x) -> (N, D) if it has that method; else the input of a named
-                         layer (`feature_layer=`); else the input of its last nn.Linear (the class head)
+      features           the input of a named layer (`feature_layer=`); else the input of its last
+                         nn.Linear (the class head); else module.features(x); flattened to (N, D)
   at the module's own resolution and channels (give `image_size` and `channels` to have inputs resized
   first). A small classifier trained on the real data (tools/classify) fits this as it is.
 
@@ -103,8 +104,15 @@ class InceptionV3(FeatureExtractor):
             raise GanforgeError(
                 "Inception-v3 metrics need torch-fidelity: pip install torch-fidelity"
             ) from None
-        if weights_path is not None and not os.path.isfile(weights_path):
-            raise GanforgeError(f"--inception-weights: no such file: {weights_path}")
+        if weights_path is not None:
+            if not os.path.isfile(weights_path):
+                raise GanforgeError(f"--inception-weights: no such file: {weights_path}")
+            # torch-fidelity unpickles the file with weights_only=False; refuse anything but plain tensors first.
+            try:
+                torch.load(weights_path, map_location="cpu", weights_only=True)
+            except Exception as e:
+                why = str(e).splitlines()[0]
+                raise GanforgeError(f"{weights_path} is not a plain PyTorch weights file: {why}") from None
         # 'logits_unbiased' are the 1,008 logits without the bias term: torch-fidelity's choice for IS.
         features_list = ["2048", "logits_unbiased"]
         try:
@@ -137,9 +145,10 @@ class InceptionV3(FeatureExtractor):
 class ModuleFeatures(FeatureExtractor):
     """A classifier as evaluator: logits from its forward, features from `features(x)` or a feature layer.
 
-    Features are, in order of preference: `module.features(x)` when the module has that method; else the
-    input of the submodule named `feature_layer` (flattened to (N, D)); else the input of the module's
-    last nn.Linear, which in a classifier is the penultimate representation fed to the class head.
+    Features are, in order of preference: the input of the submodule named `feature_layer`; else the
+    input of the module's last nn.Linear (in registration order), which in a classifier is the
+    penultimate representation fed to the class head (pooled, for the tools/classify Darknets); else
+    `module.features(x)`. Features are flattened to (N, D).
     """
 
     has_logits = True
@@ -159,15 +168,18 @@ class ModuleFeatures(FeatureExtractor):
                 self._layer = module.get_submodule(feature_layer)
             except AttributeError:
                 names = [n for n, _ in module.named_modules() if n]
-                raise ConfigError(f"{type(module).__name__} has no layer '{feature_layer}'; layers: {', '.join(names)}") from None
-        elif not callable(getattr(module, "features", None)):
+                raise ConfigError(
+                    f"{type(module).__name__} has no layer '{feature_layer}'; layers: {', '.join(names)}"
+                ) from None
+        else:
             linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
-            if not linears:
+            if linears:
+                self._layer = linears[-1]
+            elif not callable(getattr(module, "features", None)):
                 raise ConfigError(
                     f"{type(module).__name__} cannot serve as an evaluator: give it a features(x) method returning "
                     "(N, D) features, or name its feature layer; its forward(x) must return (N, K) class logits"
                 )
-            self._layer = linears[-1]
         self.name = name or type(module).__name__
         self.image_size, self.channels = image_size, channels
         self.resize = (
@@ -181,7 +193,7 @@ class ModuleFeatures(FeatureExtractor):
 
             images = resize_images(images, self.image_size, self.channels)
         if self._layer is None:
-            features, logits = self.network.features(images), self.network(images)
+            features, logits = self.network.features(images).flatten(1), self.network(images)
         else:
             captured = []
             hook = self._layer.register_forward_pre_hook(lambda mod, args: captured.append(args[0].flatten(1)))
@@ -190,11 +202,12 @@ class ModuleFeatures(FeatureExtractor):
             finally:
                 hook.remove()
             if len(captured) != 1:
-                raise GanforgeError(f"feature layer of {self.name} ran {len(captured)} times in one forward; expected once")
+                raise GanforgeError(f"the feature layer of {self.name} ran {len(captured)} times in one forward")
             features = captured[0]
         if features.ndim != 2 or logits.ndim != 2:
             raise GanforgeError(
-                f"{self.name} must give (N, D) features and (N, K) logits, got {tuple(features.shape)} and {tuple(logits.shape)}"
+                f"{self.name} must give (N, D) features and (N, K) logits, "
+                f"got {tuple(features.shape)} and {tuple(logits.shape)}"
             )
         return features, logits
 

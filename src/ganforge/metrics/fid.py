@@ -146,11 +146,8 @@ def fid_metric(inputs: EvalInputs, floor_repeats: int = 3) -> list[ProtocolCard]
     extra = {"feature_dim": dim}
     if floor is not None:
         extra.update(sampling_floor_mean=floor[0], sampling_floor_std=floor[1], sampling_floor_repeats=floor_repeats)
-    return [
-        ProtocolCard(
-            "fid", value, n_gen, n_ref, **inputs.protocol(), warnings=fid_warnings(n_gen, n_ref, dim, floor), extra=extra
-        )
-    ]
+    warnings = fid_warnings(n_gen, n_ref, dim, floor)
+    return [ProtocolCard("fid", value, n_gen, n_ref, **inputs.protocol(), warnings=warnings, extra=extra)]
 
 
 __all__ = [

@@ -5,7 +5,7 @@ requested metrics need; a metric that finds a field it needs empty says which fi
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import torch
 
@@ -65,5 +65,3 @@ class EvalInputs:
             return self.ref_images, self.ref_features
         return None, None
 
-
-FIELD_NAMES = tuple(f.name for f in fields(EvalInputs))

@@ -35,7 +35,9 @@ class KIDResult(NamedTuple):
     values: np.ndarray  # (subsets,) MMD^2 of each subset
 
 
-def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: float | None = None, coef0: float = 1.0):
+def polynomial_kernel(
+    x: torch.Tensor, y: torch.Tensor, degree: int = 3, gamma: float | None = None, coef0: float = 1.0
+) -> torch.Tensor:
     """(gamma x.y + coef0)^degree for all pairs of rows: (n, D), (m, D) -> (n, m)."""
     gamma = 1.0 / x.shape[1] if gamma is None else gamma
     return (x @ y.T * gamma + coef0) ** degree

@@ -133,8 +133,8 @@ def save_memorization_png(
 def memorization_metric(inputs: EvalInputs, quantile: float = 0.01, png_path: str | None = None) -> list[ProtocolCard]:
     """Share of generated samples that are near-copies of training images, against a real-vs-real baseline."""
     heldout_images, heldout_features = inputs.heldout()
-    use_features = inputs.gen_features is not None and inputs.train_features is not None and heldout_features is not None
-    use_pixels = inputs.gen_images is not None and inputs.train_images is not None and heldout_images is not None
+    use_features = all(x is not None for x in (inputs.gen_features, inputs.train_features, heldout_features))
+    use_pixels = all(x is not None for x in (inputs.gen_images, inputs.train_images, heldout_images))
     if not (use_features or use_pixels):
         raise ConfigError(
             "metric 'memorization' needs generated, training and held-out real samples (images or evaluator "
@@ -177,4 +177,6 @@ def memorization_metric(inputs: EvalInputs, quantile: float = 0.01, png_path: st
     if not use_features:
         protocol.update(extractor=None, extractor_weights_sha256=None, resize=None)
     n_gen = len(inputs.gen_images if use_pixels else inputs.gen_features)
-    return [ProtocolCard("memorization", report.share, n_gen, extra["n_train"], **protocol, warnings=warnings, extra=extra)]
+    n_train = extra["n_train"]
+    card = ProtocolCard("memorization", report.share, n_gen, n_train, **protocol, warnings=warnings, extra=extra)
+    return [card]

@@ -149,7 +149,9 @@ def mixture_coverage(points, mixture: str, n_std: float = 3.0, min_count: int = 
     return _coverage(counts, len(x), np.full(len(means), 1.0 / len(means)), min_count)
 
 
-def _cards(cov: ModeCoverage, q: np.ndarray, setting: str, inputs: EvalInputs, with_quality: bool) -> list[ProtocolCard]:
+def _cards(
+    cov: ModeCoverage, q: np.ndarray, setting: str, inputs: EvalInputs, with_quality: bool
+) -> list[ProtocolCard]:
     """Cards for modes covered, KL (and the high-quality share for mixtures), sharing their extras."""
     expected = expected_modes_covered(cov.n, q)
     kl_bias = (cov.num_modes - 1) / (2 * cov.n) if cov.n else math.inf  # first-order plug-in bias, n >> K
