@@ -28,7 +28,7 @@ def test_numbered_run_folders_never_collide(tmp_path):
     root = tmp_path / "runs"
     for _ in range(2):
         assert main(["train", *TINY, "--runs-root", str(root)]) == 0
-    assert sorted(p.name for p in root.iterdir()) == ["00000-dcgan-fake", "00001-dcgan-fake"]
+    assert sorted(p.name for p in root.iterdir()) == ["00000-dcgan-demo-fake", "00001-dcgan-demo-fake"]
 
 
 def test_existing_run_is_never_overwritten(run_dir, capsys):

@@ -12,7 +12,7 @@ from .config import Config, merge, read_yaml
 from .errors import ConfigError
 from .registry import unknown_name_message
 
-DEFAULT_PRESET = "dcgan"
+DEFAULT_PRESET = "dcgan-demo"
 
 
 def preset_dir() -> str:

@@ -12,6 +12,7 @@ CASES = [
     ("mlp", (1, 28, 28), {}, {}),
     ("mlp", (2,), {}, {}),
     ("mlp", (3, 8, 8), {"hidden": [16]}, {"hidden": [16, 8]}),
+    ("mlp", (1, 28, 28), {"hidden": [16, 32, 8], "norm": "batch", "activation": "leaky_relu"}, {"hidden": [8]}),
     ("dcgan", (1, 28, 28), {"width": 8}, {"width": 8}),
     ("dcgan", (3, 64, 64), {"width": 8}, {"width": 8}),
     ("dcgan", (3, 32, 32), {"width": 8, "upsample": "nearest", "extra_layers": 1}, {"width": 8, "extra_layers": 1, "norm": "layer"}),

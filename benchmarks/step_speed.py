@@ -1,0 +1,88 @@
+"""Images/s of ganforge training steps (one D step + one G step = one iteration, as the reference
+scripts count), on the current device, with peak memory.
+
+  python benchmarks/step_speed.py [--threads N] [--iters N] [--cases dcgan64,mlp28,...]
+
+Cases (equal architecture and batch to the implementations people copy):
+  dcgan64  DCGAN 64x64 RGB, batch 64, nz/ngf/ndf 100/64/64   (pytorch/examples dcgan/main.py)
+  mlp28    MLP GAN 28x28, batch 64, 256-256 hidden            (the classic tutorials' sizes)
+  dcgan28  DCGAN 28x28 grey, batch 64, width 64               (the dcgan preset on MNIST)
+  mlp28-pg     PyTorch-GAN gan.py's MLPs, 28x28, batch 64
+  wgangp28-pg  PyTorch-GAN wgan_gp.py: the same MLPs, GP lambda 10, 5 critic steps per G step
+One iteration is one G step with its D steps (5 for WGAN-GP, as PyTorch-GAN's i % n_critic).
+Data is an in-memory random tensor (`fake`), so the figure is the training step, not JPEG decoding.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import torch
+
+from ganforge.config import merge
+from ganforge.presets import resolve_config
+from ganforge.train.engine import Trainer
+
+CASES = {
+    "dcgan64": ("dcgan", {"data": "fake", "image_size": 64, "channels": 3, "batch_size": 64}),
+    "mlp28": ("gan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64}),
+    "dcgan28": ("dcgan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64}),
+    # The MLP of PyTorch-GAN's gan.py / wgan_gp.py: G 128-256-512-1024 (BN, LeakyReLU), D 512-256.
+    "mlp28-pg": ("gan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "model": {
+        "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}}}),
+    "wgangp28-pg": ("wgan-gp", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "model": {"name": "mlp",
+        "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}}}),
+}
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(case: str, iters: int, warmup: int, device: str) -> dict:
+    preset, overrides = CASES[case]
+    cfg = merge(resolve_config(preset, [overrides]), {"device": device})
+    trainer = Trainer(cfg, progress=False)
+    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+    if trainer.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def iteration():
+        for phase in trainer.phases:
+            for _ in range(phase.repeat(trainer.step)):
+                trainer.window.add(phase.run())
+        trainer.step += 1
+
+    for _ in range(warmup):
+        iteration()
+    sync()
+    start = time.perf_counter()
+    for _ in range(iters):
+        iteration()
+    trainer.window.flush()
+    sync()
+    seconds = time.perf_counter() - start
+    peak = torch.cuda.max_memory_allocated() / 2**20 if trainer.device.type == "cuda" else peak_rss_mib()
+    return {"case": case, "img/s": iters * cfg.batch_size / seconds, "it/s": iters / seconds, "peak_MiB": peak}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--cases", default="dcgan64,mlp28,dcgan28")
+    p.add_argument("--iters", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    p.add_argument("--device", default="auto")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
+    for case in args.cases.split(","):
+        r = measure(case, args.iters, args.warmup, args.device)
+        # ru_maxrss is the process's peak so far: on a CPU, cases run later include earlier peaks.
+        print(f"{r['case']:<8} {r['img/s']:8.1f} img/s  {r['it/s']:6.2f} it/s  peak {r['peak_MiB']:7.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
