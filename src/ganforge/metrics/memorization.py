@@ -96,6 +96,10 @@ def memorization_report(
     A generated sample is a near-copy when it is one in any space; the baseline share applies the same
     any-space rule to the held-out real images.
     """
+    for space, triple in (("features", (gen_features, train_features, heldout_features)),
+                          ("pixels", (gen_images, train_images, heldout_images))):
+        if any(x is not None for x in triple) and any(x is None for x in triple):
+            raise ConfigError(f"memorization in {space} space needs generated, training and held-out {space}")
     spaces = {}
     if gen_features is not None:
         spaces["features"] = near_copy_test(gen_features, train_features, heldout_features, "features", quantile)
