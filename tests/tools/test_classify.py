@@ -153,14 +153,16 @@ def test_resume_mid_phase_equals_straight_through(tmp_path):
 
 
 def test_phases_switch_optimizer_and_image_size(tmp_path):
-    # Progressive resizing: Adam at 8x8, then SGD with momentum at 12x12, for a Darknet (adaptive pooling).
+    # Adam on the 8x8 digits, then SGD with momentum on MNIST at 12x12 (progressive resizing and a
+    # change of data), for a Darknet (adaptive pooling: any size).
     phases = [
         {"epochs": 1, "optimizer": "adam", "lr": 3e-3, "image_size": 8},
-        {"epochs": 1, "optimizer": "sgd", "lr": [0.05, 0.005], "decay": "cosine", "momentum": 0.9, "image_size": 12},
+        {"steps": 14, "optimizer": "sgd", "lr": [0.05, 0.005], "decay": "cosine", "momentum": 0.9,
+         "data": "mnist5k", "image_size": 12},
     ]
     cfg = _cfg(model="darknet-small", model_args={"nf": 4, "blocks": [1]}, schedule=phases)
     trainer = ClassifierTrainer(cfg, progress=False)
-    assert trainer.schedule.lengths == [14, 14]  # 1,497 digits / 100 per batch
+    assert trainer.schedule.lengths == [14, 14]  # 1,497 digits / 100 per batch; then 14 steps
     optimizers = []
     real_prepare = trainer.popt.prepare
     sizes = []
@@ -177,10 +179,12 @@ def test_phases_switch_optimizer_and_image_size(tmp_path):
     os.makedirs(run_dir)
     result = trainer.train(run_dir)
     assert optimizers == ["Adam"] * 14 + ["SGD"] * 14
-    train_sizes = sizes[:14] + [s for s in sizes[14:] if s == 12][:14]
-    assert train_sizes[:14] == [8] * 14 and 12 in sizes[14:]
+    # 14 training batches at 8px, the epoch-end test pass (300 digits), 14 at 12px, its test pass (2 x 300).
+    assert sizes == [8] * 14 + [8] + [12] * 14 + [12] * 2
     assert len(result.epochs) == 2  # the switch of data ends an epoch
-    assert trainer.test_data(trainer.schedule.phases[-1]).resolution == 12
+    last = trainer.test_data(trainer.schedule.phases[-1])
+    assert last.resolution == 12 and len(last) == 500  # mnist5k's held-out digits
+    assert trainer.train_data(trainer.schedule.phases[0]).resolution == 8
 
 
 def test_fixed_size_models_refuse_progressive_resizing():

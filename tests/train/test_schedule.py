@@ -309,3 +309,11 @@ def test_schedule_command_plots_a_course_and_a_file(tmp_path, capsys):
     assert os.path.getsize(tmp_path / "f.png") > 1000
     with pytest.raises(ConfigError, match="did you mean 'sgdr'"):
         _schedule_command(["sgdrr", "-o", str(tmp_path / "x.png")])
+
+
+def test_yaml_floats_without_a_dot_are_numbers():
+    # PyYAML reads 1e-4 as the string '1e-4' (YAML 1.1); a schedule file must still mean the number.
+    spec = yaml.safe_load("- {steps: 4, lr: 1e-3, opt_args: {weight_decay: 5e-4}}\n- {steps: 4, lr: [1e-3, 1e-5], decay: exponential}")
+    s = build_schedule(spec)
+    assert s.lr_at(0) == 1e-3 and s.phases[0].opt_args == {"weight_decay": 5e-4}
+    assert s.lr_at(6) == pytest.approx(1e-3 * (1e-2) ** 0.5)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from ..config import parse_override, read_yaml
+from ..config import parse_override
 from ..errors import ConfigError
 
 
@@ -26,37 +26,12 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def load_spec(source: str):
-    """A course name -> {kind: name}; a YAML file -> its list/course/`schedule` entry."""
-    from ..train.schedule_courses import COURSES
-
-    if source in COURSES:
-        return {"kind": source}
-    if not os.path.isfile(source):
-        # Let the registry name the valid courses (and the closest one) in the error.
-        try:
-            COURSES.get(source)
-        except ConfigError as e:
-            raise ConfigError(f"{e}; or a YAML file of phases (no file {source})") from None
-    try:
-        import yaml
-
-        with open(source) as f:
-            data = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"cannot read a schedule from {source}: {e}") from None
-    if isinstance(data, dict) and "kind" not in data:
-        if "schedule" not in data or data["schedule"] is None:
-            raise ConfigError(f"{source} has no 'schedule' (a list of phases or {{kind: ...}})")
-        data = data["schedule"]
-    return data
-
-
 def run(args) -> int:
     from ..train.schedule import build_schedule
+    from ..train.schedule_courses import load_schedule_spec
     from ..train.schedule_plot import plot_schedule
 
-    spec = load_spec(args.source)
+    spec = load_schedule_spec(args.source)
     extra = {}
     for text in args.overrides:
         extra.update(parse_override(text))

@@ -419,6 +419,23 @@ class Schedule:
         return [p.to_dict() for p in self.phases]
 
 
+_NAME_KEYS = {"kind", "name", "data", "optimizer", "decay", "momentum_decay"}
+
+
+def _numbers_from_strings(value, key: str = ""):
+    """'1e-4' -> 1e-4. YAML 1.1 (PyYAML) reads a float without a dot, like 1e-4, as a string."""
+    if isinstance(value, dict):
+        return {k: _numbers_from_strings(v, k) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_numbers_from_strings(v, key) for v in value]
+    if isinstance(value, str) and key not in _NAME_KEYS:
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def build_schedule(spec, steps_per_epoch: StepsPerEpoch = None) -> Schedule:
     """A Schedule from a list of phase dicts, or a course dict `{kind: 1cycle, ...}` (see schedule_courses).
 
@@ -427,6 +444,7 @@ def build_schedule(spec, steps_per_epoch: StepsPerEpoch = None) -> Schedule:
     """
     if isinstance(spec, Schedule):
         return spec
+    spec = _numbers_from_strings(spec)
     if isinstance(spec, dict):
         from .schedule_courses import expand_course
 

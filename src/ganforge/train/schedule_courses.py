@@ -19,6 +19,7 @@ or one cycle for SGDR) and splits into phases by fraction, in the same unit.
 from __future__ import annotations
 
 import inspect
+import os
 
 from ..errors import ConfigError
 from ..registry import Registry
@@ -43,6 +44,30 @@ def expand_course(spec: dict) -> list[dict]:
         return course(**spec)
     except TypeError as e:  # e.g. a list where a number goes
         raise ConfigError(f"schedule course '{kind}': {e}") from None
+
+
+def load_schedule_spec(source: str):
+    """A course name -> {kind: name}; a YAML file -> the list of phases, course mapping, or the
+    `schedule` entry of a config, that it holds."""
+    if source in COURSES:
+        return {"kind": source}
+    if not os.path.isfile(source):
+        try:
+            COURSES.get(source)  # the error names the valid courses and the closest one
+        except ConfigError as e:
+            raise ConfigError(f"{e}; or a YAML file of phases (no file {source})") from None
+    import yaml
+
+    try:
+        with open(source) as f:
+            data = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"cannot read a schedule from {source}: {e}") from None
+    if isinstance(data, dict) and "kind" not in data:
+        if data.get("schedule") is None:
+            raise ConfigError(f"{source} has no 'schedule' (a list of phases or {{kind: ...}})")
+        data = data["schedule"]
+    return data
 
 
 def course_arguments(kind: str) -> dict:

@@ -80,9 +80,9 @@ def schedule_spec(cfg: ClassifyConfig):
         if spec in COURSES:
             spec = {"kind": spec}
         else:
-            from ...commands.schedule import load_spec
+            from ...train.schedule_courses import load_schedule_spec
 
-            spec = load_spec(spec)
+            spec = load_schedule_spec(spec)
     if isinstance(spec, list):
         given = [k for k in ("lr", "weight_decay") if getattr(cfg, k) is not None]
         if given:

@@ -12,6 +12,7 @@ the optimizer, scaler and RNG states are in the checkpoint.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -67,6 +68,7 @@ class ClassifierTrainer:
     """Builds data, model, schedule and optimizer from a ClassifyConfig; `train(run_dir)` runs it."""
 
     def __init__(self, cfg: ClassifyConfig, resume_state: dict | None = None, progress: bool = True):
+        cfg = copy.deepcopy(cfg)  # resolved below (schedule spec); the caller's object stays as it was
         self.cfg, self.progress = cfg, progress
         self.device = resolve_device(cfg.device)
         if cfg.threads:
@@ -241,7 +243,7 @@ def train(cfg: ClassifyConfig, out: str | None = None, runs_root: str = DEFAULT_
         claim_run_dir(out)  # raises before any work: never overwrite a run
     trainer = ClassifierTrainer(cfg, progress=progress)  # a bad config fails before a folder exists
     run_dir = claim_run_dir(out) if out else new_run_dir(runs_root, "classify", cfg.model, cfg.data)
-    write_config(cfg, os.path.join(run_dir, "config.yaml"))
+    write_config(trainer.cfg, os.path.join(run_dir, "config.yaml"))
     trainer._say(f"training {cfg.model} on {cfg.data}: {trainer.schedule.total_steps} steps, {len(trainer.schedule.phases)} phases -> {run_dir}")
     return trainer.train(run_dir)
 
@@ -278,7 +280,7 @@ def resume(run_dir: str, overrides: dict | None = None, progress: bool = True) -
     for key, value in changes.items():
         setattr(cfg, key, value)
     trainer = ClassifierTrainer(cfg, resume_state=state, progress=progress)
-    write_config(cfg, os.path.join(run_dir, "config.yaml"))
+    write_config(trainer.cfg, os.path.join(run_dir, "config.yaml"))
     trainer._say(f"resuming {run_dir} at step {trainer.step}/{trainer.schedule.total_steps}")
     return trainer.train(run_dir)
 
