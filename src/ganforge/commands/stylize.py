@@ -104,12 +104,28 @@ def _save(images: torch.Tensor, path: str) -> None:
 
 
 def run(args) -> int:
+    from ..tools.feature_nets import VGG_ARCHS
+    from ..tools.image_io import check_image_name
     from ..tools.stylize import stylize
+
+    # Check the arguments and that the images exist before building (or downloading) a network.
+    n_images = len(args.images)
+    if not args.list_layers:
+        if args.style_only and n_images != 1:
+            raise ConfigError(f"--style-only takes one image (the texture), got {n_images}")
+        if args.content_only and n_images < 1:
+            raise ConfigError("--content-only takes one or more content images")
+        if not (args.style_only or args.content_only) and n_images < 2:
+            raise ConfigError("give CONTENT [CONTENT ...] STYLE (or --style-only TEXTURE / --content-only CONTENT)")
+        if not args.out:
+            raise ConfigError("say where to write the result with -o OUT.png")
+        if args.size < 1:
+            raise DataError(f"--size must be a positive number of pixels, got {args.size}")
+        for name in args.images:
+            check_image_name(name)
 
     device = resolve_device(args.device)
     # Listing layers needs no pretrained weights: the names are the architecture's.
-    from ..tools.feature_nets import VGG_ARCHS
-
     random_weights = args.random_weights or (args.list_layers and not args.weights and args.network in VGG_ARCHS)
     feature_net = build_feature_net(args.network, args.weights, random_weights, device)
     if args.list_layers:
@@ -117,17 +133,6 @@ def run(args) -> int:
         print(f"default style layers: {', '.join(feature_net.style_layers)}\ndefault content layer: {feature_net.content_layer}")
         return 0
 
-    n_images = len(args.images)
-    if args.style_only and n_images != 1:
-        raise ConfigError(f"--style-only takes one image (the texture), got {n_images}")
-    if args.content_only and n_images < 1:
-        raise ConfigError("--content-only takes one or more content images")
-    if not (args.style_only or args.content_only) and n_images < 2:
-        raise ConfigError("give CONTENT [CONTENT ...] STYLE (or --style-only TEXTURE / --content-only CONTENT)")
-    if not args.out:
-        raise ConfigError("say where to write the result with -o OUT.png")
-    if args.size < 1:
-        raise DataError(f"--size must be a positive number of pixels, got {args.size}")
     style_layers = [s.strip() for s in args.style_layers.split(",") if s.strip()] if args.style_layers else None
 
     channels = feature_net.channels

@@ -117,7 +117,7 @@ def _load_vgg_state(model: nn.Module, path: str) -> None:
         raise CheckpointError(f"{path} holds no state dict")
     features_only = not any(k.startswith("features.") for k in state)
     try:
-        (model.features if features_only else model).load_state_dict(state)
+        (model.features if features_only else model).load_state_dict(state, assign=True)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0]
         raise CheckpointError(f"{path} does not fit torchvision's {type(model).__name__} ({first} ...)") from None
@@ -149,10 +149,13 @@ def vgg_feature_net(arch: str = "vgg19", weights: str | None = "default") -> Fea
             ) from None
         source = "torchvision ImageNet weights"
     else:
-        model = build(weights=None)
+        # Built on the meta device, the weights are assigned from the file rather than first drawn at
+        # random (138M of them, seconds of CPU time); what the file lacks stays on "meta" and is dropped.
+        with torch.device("meta"):
+            model = build(weights=None)
         _load_vgg_state(model, weights)
         source = f"weights from {weights}"
-    features, downsamplings = _vgg_named_features(model.features)
+    features, downsamplings = _vgg_named_features(model.features.float())
     names = list(downsamplings)
     before_pool = [names[i - 1] for i, name in enumerate(names) if name.startswith("pool")]
     return FeatureNet(

@@ -20,22 +20,27 @@ BUNDLED_TEXTURES = ("brick", "grass", "gravel")
 BUNDLED_NAMES = BUNDLED_PHOTOS + BUNDLED_TEXTURES
 
 
+def check_image_name(name_or_path: str) -> None:
+    """A DataError unless `name_or_path` is an existing file or a bundled image name (reads nothing)."""
+    if os.path.isdir(name_or_path):
+        raise DataError(f"{name_or_path} is a folder, not an image file")
+    if not os.path.exists(name_or_path) and name_or_path not in BUNDLED_NAMES:
+        raise DataError(
+            f"no such image file: {name_or_path} (or name a bundled image: {', '.join(BUNDLED_NAMES)})"
+        )
+
+
 def load_image(name_or_path: str, channels: int = 3) -> torch.Tensor:
     """(C, H, W) float32 in [0, 1]; a missing or unreadable file is a DataError that names it."""
+    check_image_name(name_or_path)
     if os.path.exists(name_or_path):
-        if os.path.isdir(name_or_path):
-            raise DataError(f"{name_or_path} is a folder, not an image file")
         array = np.asarray(read_image(name_or_path, channels))
     elif name_or_path in BUNDLED_TEXTURES:
         import skimage.data
 
         array = getattr(skimage.data, name_or_path)()  # (512, 512) uint8 grey
-    elif name_or_path in BUNDLED_PHOTOS:
-        array = load_photo(name_or_path)
     else:
-        raise DataError(
-            f"no such image file: {name_or_path} (or name a bundled image: {', '.join(BUNDLED_NAMES)})"
-        )
+        array = load_photo(name_or_path)
     image = torch.from_numpy(np.array(array, dtype=np.float32) / 255.0)
     image = image.unsqueeze(0) if image.ndim == 2 else image.permute(2, 0, 1)
     return to_channels(image, channels)
@@ -73,6 +78,8 @@ def center_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def cover_and_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Scale `image` to cover height x width (aspect kept), then centre-crop to exactly that size."""
     h, w = image.shape[-2:]
+    if (h, w) == (height, width):
+        return image
     scale = max(height / h, width / w)
     scaled = resize_short_side(image, max(1, round(min(h, w) * scale)))
     # Rounding can leave one pixel short on the long side; stretch the last pixel rather than fail.

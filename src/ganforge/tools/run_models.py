@@ -54,10 +54,11 @@ def _load_discriminator(run_dir: str, device: str) -> RunNetwork:
 
 
 def _load_classifier(run_dir: str, device: str) -> RunNetwork:
-    from . import classify
+    from .classify import load_classifier
 
-    loader = getattr(classify, "load_classifier", None)
-    if loader is None:
-        raise CheckpointError(f"{run_dir} is a classifier run, but this ganforge has no classifier loader (ganforge.tools.classify.load_classifier)")
-    loaded = loader(run_dir, device=device)
-    return RunNetwork(loaded.model.eval(), "classifier", loaded.channels, loaded.resolution, loaded.class_names, f"the classifier of {run_dir}")
+    model, facts = load_classifier(run_dir, device=device)
+    # Progressive-resizing runs end at the last phase's size: the size the classifier knows best.
+    last_phase = (facts.get("schedule") or [{}])[-1]
+    resolution = last_phase.get("image_size") or facts["input"]["resolution"]
+    description = f"the {facts['config'].model} classifier of {run_dir} (step {facts['step']})"
+    return RunNetwork(model.eval(), "classifier", facts["input"]["channels"], resolution, None, description)
