@@ -69,6 +69,11 @@ class Config:
     instance_noise_steps: int = 0  # anneal the noise linearly to 0 over this many steps; 0 = constant
     opt_g: OptimConfig = field(default_factory=OptimConfig)
     opt_d: OptimConfig = field(default_factory=OptimConfig)
+    # Phases (ganforge.train.schedule) of G's and D's optimizer, indexed by generator step: a list of
+    # phase dicts or a course such as {kind: cyclegan, steps: 200000, lr: 2e-4}. null: opt_g / opt_d
+    # at a constant learning rate.
+    schedule_g: Any = None
+    schedule_d: Any = None
     ema_half_life: float = 0.0  # EMA of G's weights, half-life in G-steps; 0 = off
     ema_start: int = 0  # start averaging after this many G-steps
 

@@ -66,6 +66,10 @@ def _weights(path):
 @pytest.mark.parametrize("preset, extra", [
     ("dcgan", {"ema_half_life": 2.0, "label_smoothing": 0.1, "instance_noise": 0.1, "instance_noise_steps": 10}),
     ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
+    # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
+    ("dcgan", {"schedule_g": {"kind": "cyclegan", "steps": 6, "lr": 2e-4},
+               "schedule_d": [{"steps": 2, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},
+                              {"steps": 4, "optimizer": "adam", "lr": [4e-4, 1e-4], "decay": "cosine", "momentum": 0.5}]}),
 ])  # fmt: skip
 def test_resume_equals_training_straight_through(tmp_path, tiny_overrides, preset, extra):
     """2N steps straight == N steps + resume + N steps: same weights, optimizer states and EMA."""
@@ -95,3 +99,22 @@ def test_sampling_changes_no_training_state(tiny_overrides):
         G.train()
     assert_close(t.G.state_dict(), before)
     assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_gan_phases_decay_lr_to_zero_and_log_it(tmp_path, tiny_overrides):
+    cfg = tiny("dcgan", tiny_overrides, steps=4, log_every=1, model={"g": {"width": 8}, "d": {"width": 8}},
+               schedule_g={"kind": "cyclegan", "steps": 4, "lr": 2e-4, "decay_fraction": 0.5},
+               schedule_d=[{"steps": 4, "optimizer": "adam", "lr": 4e-4, "momentum": 0.0}])  # TTUR: D's own rate
+    train(cfg, out=str(tmp_path / "run"), progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    # constant for half the steps, then linear toward 0 (the end value is where a next phase would start)
+    assert [r["LR/G"] for r in records] == pytest.approx([2e-4, 2e-4, 2e-4, 1e-4])
+    assert [r["LR/D"] for r in records] == pytest.approx([4e-4] * 4)
+
+
+def test_schedule_shorter_than_training_is_refused(tiny_overrides):
+    from ganforge.errors import ConfigError
+
+    cfg = tiny("dcgan", tiny_overrides, steps=10, schedule_g=[{"steps": 5, "optimizer": "adam", "lr": 1e-4}])
+    with pytest.raises(ConfigError, match="schedule_g covers 5 steps but training runs 10"):
+        Trainer(cfg, progress=False)

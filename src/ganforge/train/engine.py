@@ -28,7 +28,7 @@ from ..nets import build_models
 from .batches import BatchStream
 from .checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
 from .ema import make_ema
-from .optim import build_optimizer
+from .optim import build_course
 from .samples import save_samples
 from .stats import JsonlWriter, StatsWindow, finite
 
@@ -66,8 +66,10 @@ class Trainer:
         self.loss = get_loss(cfg.loss)
         G, D = build_models(cfg.model, self.data.shape(), self.data.kind)
         self.G, self.D = G.to(self.device), D.to(self.device)
-        self.opt_G = build_optimizer(cfg.opt_g, self.G.parameters())
-        self.opt_D = build_optimizer(cfg.opt_d, self.D.parameters())
+        # Each network's optimizer over training: constant, or phases (schedule_g / schedule_d) that
+        # set lr and momentum per generator step and may switch optimizer (TTUR, linear decay...).
+        self.course_G = build_course(cfg.opt_g, cfg.schedule_g, self.G.parameters(), cfg.steps, "g")
+        self.course_D = build_course(cfg.opt_d, cfg.schedule_d, self.D.parameters(), cfg.steps, "d")
         self.G_ema = make_ema(self.G, cfg.ema_half_life)
         self.batches = BatchStream(self.data.dataset, cfg.batch_size, cfg.seed, self.device, cfg.workers)
         # The fixed noise of the sample grids comes from its own generator: drawing it touches no RNG
@@ -140,9 +142,10 @@ class Trainer:
             r1 = r1_penalty(real_logits, real_in)
             loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1
             stats["Loss/D/r1"] = r1
-        self.opt_D.zero_grad(set_to_none=True)
+        opt_D = self.course_D.prepare(self.step)
+        opt_D.zero_grad(set_to_none=True)
         loss.backward()
-        self.opt_D.step()
+        opt_D.step()
         if c.clip_value > 0:
             clip_weights(self.D, c.clip_value)
         self.d_steps += 1
@@ -156,15 +159,16 @@ class Trainer:
         fake, self._last_fake = self._last_fake, None
         if fake is None:
             fake = self.G(self.noise(self.cfg.batch_size))
+        opt_G = self.course_G.prepare(self.step)
         self.D.requires_grad_(False)  # no gradients for D's weights in G's phase: less work
         try:
             fake_logits = self.D(self.instance_noise(fake))
             out = self.loss.g(fake_logits)
-            self.opt_G.zero_grad(set_to_none=True)
+            opt_G.zero_grad(set_to_none=True)
             out["loss"].backward()
         finally:
             self.D.requires_grad_(True)
-        self.opt_G.step()
+        opt_G.step()
         if self.G_ema is not None and self.step >= self.cfg.ema_start:
             self.G_ema.update_parameters(self.G)
         return {"Loss/G": out["loss"]}
@@ -216,7 +220,8 @@ class Trainer:
 
     def _log_tick(self, rate: float) -> dict:
         values = self.window.flush()
-        record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values}
+        lrs = {f"LR/{net}": c.optimizer.param_groups[0]["lr"] for net, c in (("G", self.course_G), ("D", self.course_D))}
+        record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values, **lrs}
         self.stats_log.write(record)
         if not finite(values):
             self.save_sample_grid()
@@ -272,8 +277,8 @@ class Trainer:
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else {},
-            "opt_G": self.opt_G.state_dict(),
-            "opt_D": self.opt_D.state_dict(),
+            "opt_G": self.course_G.state_dict(),
+            "opt_D": self.course_D.state_dict(),
             "batches": self.batches.state_dict(),
             "rng": rng_state(),
         }
@@ -283,8 +288,8 @@ class Trainer:
         self.D.load_state_dict(state["D"])
         if self.G_ema is not None and state["G_ema"]:
             self.G_ema.load_state_dict(state["G_ema"])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
+        self.course_G.load_state_dict(state["opt_G"])
+        self.course_D.load_state_dict(state["opt_D"])
         self.batches.load_state_dict(state["batches"])
         self.step, self.d_steps = state["step"], state["d_steps"]
         set_rng_state(state["rng"])
