@@ -239,3 +239,15 @@ def test_classify_command_trains_and_evaluates(tmp_path, capsys):
     assert "on digits test (8px" in text and "accuracy" in text and (tmp_path / "c.png").exists()
     with pytest.raises(CheckpointError, match="already exists"):
         run("train", "--model", "softmax", "--data", "digits", "--out", out)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_mixed_precision_on_a_gpu_trains_and_resumes(tmp_path):
+    cfg = _cfg(model="cnn", device="cuda", schedule={"kind": "1cycle", "optimizer": "adam", "lr_max": 3e-3}, epochs=2)
+    trainer = ClassifierTrainer(cfg, progress=False)
+    assert trainer.amp and trainer.scaler.is_enabled()
+    result = train(cfg, out=str(tmp_path / "run"), progress=False)
+    assert result.test.accuracy > 0.85
+    state = torch.load(tmp_path / "run" / "checkpoints" / "ckpt-latest.pt", weights_only=True)
+    assert state["scaler"]["scale"] > 0  # the gradient scaler's state is in the checkpoint

@@ -98,3 +98,18 @@ def test_classifier_lr_find_and_plot(tmp_path):
     assert result.losses[0] == pytest.approx(math.log(10), abs=0.5)  # an untrained 10-class model
     result.plot(str(tmp_path / "lr.png"))
     assert (tmp_path / "lr.png").stat().st_size > 1000
+
+
+def test_lr_find_command(tmp_path, capsys):
+    import argparse
+
+    from ganforge.commands import lr_find as command
+
+    parser = argparse.ArgumentParser()
+    command.register(parser.add_subparsers())
+    out = tmp_path / "lr.png"
+    args = parser.parse_args(["lr-find", "--model", "softmax", "--data", "digits", "--optimizer", "sgd",
+                              "--start", "1e-3", "--end", "1e3", "--num", "30", "-o", str(out)])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "the loss diverged" in text and "suggested lr" in text and out.stat().st_size > 1000
