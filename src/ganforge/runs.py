@@ -18,19 +18,21 @@ from .train.rundir import claim_run_dir, new_run_dir, require_run_dir, slug
 DEFAULT_RUNS_ROOT = "runs"
 
 
-def train(cfg: Config, out: str | None = None, runs_root: str = DEFAULT_RUNS_ROOT, progress: bool = True) -> TrainResult:
+def train(
+    cfg: Config, out: str | None = None, runs_root: str = DEFAULT_RUNS_ROOT, progress: bool = True, monitors=()
+) -> TrainResult:
     """Train a new run. `out` names its folder (refused if it exists); by default runs/NNNNN-preset-data."""
     # Build everything before claiming a folder, so a bad config leaves no empty run behind.
     run_dir = out if out else None
     if run_dir is not None and os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
         claim_run_dir(run_dir)  # raises: never overwrite an existing run
-    trainer = Trainer(cfg, progress=progress)
+    trainer = Trainer(cfg, progress=progress, monitors=monitors)
     run_dir = claim_run_dir(run_dir) if run_dir else new_run_dir(runs_root, cfg.preset, slug(cfg.data))
     config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
     return trainer.train(run_dir)
 
 
-def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True) -> TrainResult:
+def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, monitors=()) -> TrainResult:
     """Continue a run from its latest checkpoint; only bookkeeping keys (and `steps`) may change."""
     require_run_dir(run_dir)
     state = load_checkpoint(latest_checkpoint(run_dir))
@@ -45,7 +47,7 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True) -> T
             + "; ".join(changed) + f". Only {', '.join(sorted(RESUMABLE_KEYS))} may change (or start a new run)."
         )
     config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
-    trainer = Trainer(cfg, resume_state=state, progress=progress)
+    trainer = Trainer(cfg, resume_state=state, progress=progress, monitors=monitors)
     return trainer.train(run_dir)
 
 

@@ -28,6 +28,7 @@ from ..nets import build_models
 from .batches import BatchStream
 from .checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
 from .ema import make_ema
+from .monitors import Monitor
 from .optim import build_course
 from .samples import save_samples
 from .stats import JsonlWriter, StatsWindow, finite
@@ -54,8 +55,9 @@ class Phase:
 class Trainer:
     """Builds data, networks and optimizers from a Config and trains them in a run folder."""
 
-    def __init__(self, cfg: Config, resume_state: dict | None = None, progress: bool = True):
+    def __init__(self, cfg: Config, resume_state: dict | None = None, progress: bool = True, monitors=()):
         self.cfg, self.progress = cfg, progress
+        self.monitors: list[Monitor] = list(monitors)
         self.run_dir = ""
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
@@ -191,6 +193,8 @@ class Trainer:
         )  # fmt: skip
         last_tick, last_tick_step = time.perf_counter(), self.step
         final_samples = None
+        for monitor in self.monitors:
+            monitor.on_start(self)
         try:
             while self.step < c.steps:
                 for phase in self.phases:
@@ -216,12 +220,16 @@ class Trainer:
         bar.close()
         if final_samples is None:  # resumed at the end already: nothing trained
             final_samples = self.save_sample_grid()
+        for monitor in self.monitors:
+            monitor.on_end(self)
         return TrainResult(self.run_dir, self.step, final_samples)
 
     def _log_tick(self, rate: float) -> dict:
         values = self.window.flush()
         lrs = {f"LR/{net}": c.optimizer.param_groups[0]["lr"] for net, c in (("G", self.course_G), ("D", self.course_D))}
         record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values, **lrs}
+        for monitor in self.monitors:
+            monitor.on_tick(self, record)
         self.stats_log.write(record)
         if not finite(values):
             self.save_sample_grid()
@@ -236,7 +244,8 @@ class Trainer:
     @staticmethod
     def _postfix(record: dict) -> str:
         short = {"Loss/D": "D", "Loss/G": "G", "D(x)": "D(x)", "D(G(z))": "D(G(z))"}
-        return " ".join(f"{label} {record[key]:.3f}" for key, label in short.items() if key in record)
+        text = " ".join(f"{label} {record[key]:.3f}" for key, label in short.items() if key in record)
+        return f"{text} {record['health']}" if record.get("health") else text
 
     # ---------------------------------------------------------------- outputs
     def sampling_generator(self) -> torch.nn.Module:

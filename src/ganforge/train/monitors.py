@@ -1,0 +1,25 @@
+"""Monitors: code that watches training without living in the loop (diagnosis, in-training
+evaluation, TensorBoard...).
+
+The loop calls every monitor at the start, on each logging tick and at the end. On a tick a monitor
+may add entries to the tick's record (they go to stats.jsonl and, for 'health', to the progress bar)
+or raise `StopTraining` with a message for the user. Monitors hold no optimizer and step no network.
+"""
+from __future__ import annotations
+
+from ..errors import GanforgeError
+
+
+class StopTraining(GanforgeError):
+    """A monitor ends the run (e.g. divergence); the message says why and what to change."""
+
+
+class Monitor:
+    def on_start(self, trainer) -> None:
+        """Before the first step of this session (also after a resume)."""
+
+    def on_tick(self, trainer, record: dict) -> None:
+        """On a logging tick, with the tick's record (step, losses, D(x), D(G(z)), LR/...)."""
+
+    def on_end(self, trainer) -> None:
+        """After the last step (not when training stops on an error)."""
