@@ -43,7 +43,12 @@ def run(args) -> int:
         if not isinstance(spec, dict):
             raise ConfigError("--steps/--epochs/--set change a course; edit the file to change a list of phases")
         spec = {**spec, **extra}
-    schedule = build_schedule(spec, steps_per_epoch=args.steps_per_epoch)
+    try:
+        schedule = build_schedule(spec, steps_per_epoch=args.steps_per_epoch)
+    except ConfigError as e:
+        if "no steps per epoch" in str(e):
+            raise ConfigError(f"{e}, or pass --steps-per-epoch N") from None
+        raise
     print(f"{schedule.total_steps} steps in {len(schedule.phases)} phases:")
     for phase, start, n in zip(schedule.phases, schedule.starts, schedule.lengths):
         m0, m1 = phase.momentum_at(0.0), phase.momentum_at((n - 1) / n)
