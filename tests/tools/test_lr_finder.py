@@ -71,6 +71,11 @@ def test_suggestion_is_the_steepest_descent():
     lrs = np.geomspace(1e-6, 1.0, 61)
     losses = 2.0 - np.tanh(2 * (np.log10(lrs) - np.log10(1e-3)))  # falls fastest at lr = 1e-3
     assert suggest_lr(lrs, losses) == pytest.approx(1e-3)
+    # Noise in the first tenth of the sweep (a steeper drop there) is not taken for the descent.
+    noisy = losses.copy()
+    noisy[0] += 10.0
+    assert suggest_lr(lrs, noisy) == pytest.approx(1e-3)
+    assert suggest_lr(lrs, noisy, skip_start=0) == pytest.approx(1e-6)
 
 
 @pytest.mark.parametrize(

@@ -69,14 +69,16 @@ def sweep_lrs(start: float, end: float, num: int, mode: str = "exp") -> np.ndarr
     return np.geomspace(start, end, num) if mode == "exp" else np.linspace(start, end, num)
 
 
-def suggest_lr(lrs, smoothed, mode: str = "exp", skip_start: int = 2, skip_end: int = 1) -> float | None:
-    """The lr where the smoothed loss falls fastest (most negative slope against log lr, or lr for a
-    linear sweep), ignoring the first `skip_start` and last `skip_end` points (warm-up noise, blow-up)."""
+def suggest_lr(lrs, smoothed, mode: str = "exp", skip_start: int | None = None) -> float | None:
+    """The lr where the smoothed loss falls fastest (most negative slope against log lr, or against lr
+    for a linear sweep), looking only between the first tenth of the sweep (`skip_start` points: the
+    noise of an untrained model, as fast.ai skips) and the lowest loss (beyond it the loss only rises)."""
     lrs, losses = np.asarray(lrs, dtype=np.float64), np.asarray(smoothed, dtype=np.float64)
-    keep = slice(skip_start, len(lrs) - skip_end if skip_end else None)
-    lrs, losses = lrs[keep], losses[keep]
     ok = np.isfinite(losses)
     lrs, losses = lrs[ok], losses[ok]
+    skip = max(1, len(lrs) // 10) if skip_start is None else skip_start
+    lowest = int(np.argmin(losses)) if len(losses) else 0
+    lrs, losses = lrs[skip : lowest + 1], losses[skip : lowest + 1]
     if len(lrs) < 3:
         return None
     x = np.log(lrs) if mode == "exp" else lrs
