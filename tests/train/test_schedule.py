@@ -133,6 +133,16 @@ def test_gan_courses():
     assert wg.phases[1].optimizer == "rmsprop" and wg.segments == [0, 0]  # one optimizer throughout
 
 
+def test_momentum_follows_the_lr_curve_unless_told():
+    s = build_schedule([{"steps": 10, "lr": [0.1, 0.0], "decay": "cosine", "momentum": [0.8, 0.9]},
+                        {"steps": 10, "lr": 0.1, "momentum": [0.9, 0.95]},
+                        {"steps": 10, "lr": 0.1, "momentum": [0.95, 0.85], "momentum_decay": "polynomial", "power": 3}])
+    assert [p.momentum_decay for p in s.phases] == ["cosine", "linear", "polynomial"]
+    assert s.momentum_at(5) == pytest.approx(0.9 + (0.8 - 0.9) * (1 + math.cos(math.pi * 0.5)) / 2)
+    assert s.momentum_at(15) == pytest.approx(0.925)
+    assert s.momentum_at(25) == pytest.approx(0.85 + 0.1 * 0.5**3)
+
+
 def test_epochs_convert_cumulatively_without_drift():
     s = build_schedule({"kind": "1cycle", "epochs": 3, "lr_max": 0.1}, steps_per_epoch=45)
     assert s.total_steps == 135 and sum(s.lengths) == 135

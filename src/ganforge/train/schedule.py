@@ -291,7 +291,8 @@ def parse_phase(spec: dict, before: Phase | None, index: int) -> Phase:
             if not all(0.0 <= m < 1.0 for m in kw["momentum"]):
                 raise ConfigError(f"{where}: momentum must be in [0, 1), got {spec['momentum']!r}")
     momentum_changes = kw.get("momentum") is not None and kw["momentum"][0] != kw["momentum"][1]
-    m_decay = spec.get("momentum_decay", decay if momentum_changes else "constant")
+    # Momentum follows the lr's curve unless told otherwise (linear where the lr is constant).
+    m_decay = spec.get("momentum_decay", (decay if decay != "constant" else "linear") if momentum_changes else "constant")
     if m_decay not in DECAYS:
         raise ConfigError(f"{where}: " + unknown_name_message("decay type", str(m_decay), DECAYS.list()))
     kw["momentum_decay"] = m_decay
