@@ -102,6 +102,13 @@ def test_sgdr_restarts_peaks_and_minima():
     assert_close(lrs, want, rtol=1e-6, atol=1e-12)
 
 
+def test_sgdr_by_its_whole_length():
+    s = build_schedule({"kind": "sgdr", "epochs": 7, "cycles": 3, "mult": 2}, steps_per_epoch=10)
+    assert s.lengths == [10, 20, 40]
+    with pytest.raises(ConfigError, match="not both"):
+        build_schedule({"kind": "sgdr", "steps": 70, "cycle_steps": 10})
+
+
 def test_one_cycle_shape_and_momentum_inversion():
     s = build_schedule({"kind": "1cycle", "steps": 200, "lr_max": 1.0, "div": 20, "final_div": 100,
                         "annihilate": 0.1, "momentum": [0.95, 0.85]})

@@ -1,12 +1,13 @@
 """The standard courses, each expanded into a list of phases (see schedule.py for what a phase is).
 
-A course is a dict `{kind: NAME, ...arguments}`; its length is `steps` or `epochs` (the whole course,
-or one cycle for SGDR) and splits into phases by fraction, in the same unit.
+A course is a dict `{kind: NAME, ...arguments}`; its length is `steps` or `epochs` (the whole course)
+and splits into phases by fraction, in the same unit.
 
     constant   one phase at a constant lr
     step       step decay: lr x gamma at each fraction in `at` (torch MultiStepLR)
     sgdr       SGDR (Loshchilov & Hutter 2017): cosine cycles from lr_max to lr_min, restarting; each
-               cycle `mult` times longer than the one before (torch CosineAnnealingWarmRestarts)
+               cycle `mult` times longer than the one before (torch CosineAnnealingWarmRestarts);
+               the length is the whole course's or, as cycle_steps/cycle_epochs, the first cycle's
     1cycle     Leslie Smith's 1cycle (Smith 2018, "A disciplined approach to neural network
                hyper-parameters"): lr up from lr_max/div to lr_max while momentum goes down, the mirror
                image back, then a short "annihilation" of the lr to lr_max/div/final_div. Defaults follow
@@ -139,20 +140,28 @@ def step(lr=0.1, at=(0.5, 0.75), gamma=0.1, steps=None, epochs=None, optimizer="
 
 
 @COURSES.register("sgdr")
-def sgdr(lr_max=0.1, lr_min=0.0, cycle_steps=None, cycle_epochs=None, cycles=3, mult=2, optimizer="sgd", momentum=0.9, opt_args=None):
-    """SGDR: `cycles` cosine cycles from lr_max to lr_min, the first `cycle_steps` (or epochs) long, each
-    next one `mult` times longer (torch CosineAnnealingWarmRestarts(T_0, T_mult))."""
+def sgdr(lr_max=0.1, lr_min=0.0, steps=None, epochs=None, cycle_steps=None, cycle_epochs=None, cycles=3, mult=2,
+         optimizer="sgd", momentum=0.9, opt_args=None):
+    """SGDR: `cycles` cosine cycles from lr_max to lr_min, each `mult` times longer than the one before
+    (torch CosineAnnealingWarmRestarts(T_0, T_mult)). Give the whole length (`steps`/`epochs`) or the
+    first cycle's (`cycle_steps`/`cycle_epochs`)."""
     if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
         raise ConfigError(f"sgdr: cycles must be a whole number >= 1, got {cycles!r}")
     if isinstance(mult, bool) or not isinstance(mult, (int, float)) or mult < 1:
         raise ConfigError(f"sgdr: mult must be >= 1, got {mult!r}")
+    weights = [mult**k for k in range(cycles)]
     if cycle_steps is None and cycle_epochs is None:
-        cycle_steps = max(1, round(DEFAULT_STEPS * (mult - 1) / (mult**cycles - 1))) if mult > 1 else DEFAULT_STEPS // cycles
+        lengths = _split(steps, epochs, [w / sum(weights) for w in weights], "sgdr")
+    elif steps is not None or epochs is not None:
+        raise ConfigError("sgdr: give the whole length (steps/epochs) or the first cycle's (cycle_steps/cycle_epochs), not both")
+    else:
+        lengths = [
+            _split(None if cycle_steps is None else round(cycle_steps * w), None if cycle_epochs is None else cycle_epochs * w,
+                   [1.0], "sgdr")[0]
+            for w in weights
+        ]
     phases = []
-    for k in range(cycles):
-        steps = None if cycle_steps is None else round(cycle_steps * mult**k)
-        epochs = None if cycle_epochs is None else cycle_epochs * mult**k
-        (length,) = _split(steps, epochs, [1.0], "sgdr")
+    for k, length in enumerate(lengths):
         phase = {**length, "name": f"cycle {k + 1}", "lr": [lr_max, lr_min], "decay": "cosine"}
         phases.append({**phase, **_optim(optimizer, momentum, opt_args)} if k == 0 else phase)
     return phases
