@@ -87,10 +87,13 @@ class Config:
     ckpt_every: int = 1000
     keep_checkpoints: int = 2
     n_samples: int = 64  # images in the fixed-noise grid
+    tensorboard: Union[bool, None] = None  # TensorBoard events in RUN/tensorboard; null = on when the package is installed
+    report_every: int = 0  # rewrite RUN/report.html every N steps (and at the end); 0 = off
 
 
 # Keys that may differ when a run is resumed (they do not change the maths of a step).
 RESUMABLE_KEYS = {"steps", "log_every", "sample_every", "ckpt_every", "keep_checkpoints", "workers", "threads", "device"}
+RESUMABLE_KEYS |= {"tensorboard", "report_every"}  # seeing training changes no step's maths
 
 
 def _closest(name: str, valid: list[str]) -> str:

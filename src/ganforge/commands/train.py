@@ -5,6 +5,7 @@ import argparse
 
 from .. import config as config_mod
 from ..presets import DEFAULT_PRESET, resolve_config
+from ..report.monitors import SeeingMonitor, seeing_monitors
 from ..runs import DEFAULT_RUNS_ROOT, resume, train
 
 
@@ -29,6 +30,8 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None, help="TensorBoard events in RUN/tensorboard (default: on when the tensorboard package is installed)")
+    p.add_argument("--report-every", type=int, metavar="STEPS", help="rewrite RUN/report.html every STEPS steps and at the end (config report_every)")
     p.set_defaults(func=run)
 
 
@@ -36,6 +39,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[dict]:
     flags = {
         "data": args.data, "data_root": args.data_root, "image_size": args.image_size, "steps": args.steps,
         "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
+        "tensorboard": args.tensorboard, "report_every": args.report_every,
     }  # fmt: skip
     return [{k: v for k, v in flags.items() if v is not None}]
 
@@ -46,13 +50,13 @@ def run(args: argparse.Namespace) -> int:
         if args.dry_run:
             print(open(f"{args.resume}/config.yaml").read(), end="")
             return 0
-        result = resume(args.resume, overrides, progress=not args.no_progress)
+        result = resume(args.resume, overrides, progress=not args.no_progress, monitors=[SeeingMonitor()])
     else:
         cfg = resolve_config(args.preset, overrides)
         if args.dry_run:
             print(config_mod.dump_yaml(cfg), end="")
             return 0
-        result = train(cfg, out=args.out, runs_root=args.runs_root, progress=not args.no_progress)
+        result = train(cfg, out=args.out, runs_root=args.runs_root, progress=not args.no_progress, monitors=seeing_monitors(cfg))
     print(f"run folder:   {result.run_dir}")
     print(f"final grid:   {result.final_samples}")
     return 0
