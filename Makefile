@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # pyproject's range works for users elsewhere.
 TORCH_PINS ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup clean chromium
 
 $(BIN)/ganforge: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,14 @@ setup: $(BIN)/ganforge
 demo: setup
 	$(BIN)/ganforge train
 
-test: setup
+# Headless Chromium for the HTML report's browser test. Best effort: as root where apt-get exists;
+# elsewhere that test skips and says why.
+chromium:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1 || \
+	  echo "note: chromium not installed; the report's browser test will be skipped"; }
+
+test: setup chromium
 	$(BIN)/python -m pytest -q
 
 clean:
