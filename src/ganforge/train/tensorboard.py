@@ -34,9 +34,10 @@ class TensorBoardMonitor(Monitor):
     def on_start(self, trainer) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        # purge_step: after a resume, events a crashed session logged past the checkpoint are dropped,
-        # so the curves show the steps that were kept, once.
-        self.writer = SummaryWriter(os.path.join(trainer.run_dir, self.log_subdir), purge_step=trainer.step or None)
+        # purge_step: after a resume from step N, events an earlier session logged past N (it crashed
+        # after the checkpoint) are dropped, so each step's curve point appears once.
+        purge = trainer.step + 1 if trainer.step else None
+        self.writer = SummaryWriter(os.path.join(trainer.run_dir, self.log_subdir), purge_step=purge)
         data = trainer.data
         n = min(HISTOGRAM_BATCH, len(data.dataset))
         if data.kind == "image":
