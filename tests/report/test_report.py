@@ -42,12 +42,14 @@ PAGE_PROBE = """JSON.stringify({
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """One tiny finished run, trained through the CLI: TensorBoard on, report rewritten every 2 steps.
-    Two cards in metrics/ stand in for an evaluation, so the report and the table have metrics."""
+    Two cards and a memorization picture in metrics/ stand in for `ganforge eval`, so the report and
+    the table have metrics."""
     out = tmp_path_factory.mktemp("runs") / "00000-dcgan-demo-fake"
     assert main(["train", *TINY, "--tensorboard", "--report-every", "2", "--out", str(out)]) == 0
     (out / "metrics").mkdir()
-    cards = [{"metric": "fid", "value": v, "n_gen": 100, "n_ref": 100, "step": s, "warnings": ["too few samples"]} for s, v in ((2, 90.0), (4, 80.5))]
-    (out / "metrics" / "fid.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cards))
+    cards = [{"metric": "fid", "value": v, "n_gen": 100, "n_ref": 100, "step": s, "source": "train", "warnings": ["too few samples"]} for s, v in ((2, 90.0), (4, 80.5))]
+    (out / "metrics" / "metrics.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cards))
+    shutil.copy(out / "samples" / "reals.png", out / "metrics" / "memorization-0000004.png")
     return out
 
 
@@ -72,8 +74,8 @@ def test_report_is_self_contained_with_every_section(run_dir, tmp_path, capsys):
     assert not re.search(r"""(src|href)=["'](?!data:|#)""", text), "the page loads a file beside it"
     for section in SECTIONS:
         assert f'<section id="{section}">' in text
-    # The sample timeline embeds both saved grids (steps 2 and 4) and the reals, as data URIs.
-    assert text.count('src="data:image/png;base64,') == 3
+    # Embedded as data URIs: the reals, both saved grids (steps 2 and 4), the memorization pairs.
+    assert text.count('src="data:image/png;base64,') == 4
     assert 'data-step="2"' in text and 'data-step="4"' in text
     assert "Radford" in text and "fid" in text and "too few samples" in text
 
@@ -86,7 +88,7 @@ def test_report_renders_in_chromium_with_no_network_and_no_broken_image(run_dir,
     value, requested, screenshot = load_page(str(out), PAGE_PROBE)
     page = json.loads(value)
     assert page["sections"] == SECTIONS
-    assert len(page["images"]) == 3 and all(i["ok"] for i in page["images"]), page["images"]
+    assert len(page["images"]) == 4 and all(i["ok"] for i in page["images"]), page["images"]
     assert page["curves"] >= 4  # Loss/D, Loss/G, D(x), D(G(z)), LR/G, LR/D, it/s
     assert page["bands"] == 4  # healthy ranges of Loss/D, Loss/G, D(x), D(G(z)) (BCE loss)
     assert "Radford" in page["paper"]
@@ -249,3 +251,19 @@ def test_interpolate_command_writes_grid_and_gif(run_dir, tmp_path, capsys):
     frames = Image.open(gif)
     assert frames.n_frames == 6  # there and back: 4 + 2
     assert main(["interpolate", str(run_dir), "-o", str(tmp_path / "w.jpg")]) == 2
+
+
+def test_translation_runs_show_their_triplets(tmp_path):
+    run = fake_run(tmp_path / "cyclegan")
+    (run / "samples").mkdir()
+    Image.new("RGB", (48, 16), (200, 30, 30)).save(run / "samples" / "triplets-0000002.png")
+    assert main(["report", str(run)]) == 0
+    text = (run / "report.html").read_text()
+    assert '<section id="translation">' in text and 'alt="Translation A' in text
+    assert '<section id="translation">' not in load_run_info_html(fake_run(tmp_path / "plain"))
+
+
+def load_run_info_html(run):
+    from ganforge.report.html_report import render_report
+
+    return render_report(load_run_info(str(run)))

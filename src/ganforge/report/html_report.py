@@ -175,7 +175,7 @@ def _samples(info: RunInfo) -> str:
 
 
 def _card_table(card: dict) -> str:
-    keys = ("metric", "value", "step", "n_gen", "n_ref", "ref_split", "extractor", "extractor_weights_sha256", "resize", "seed")
+    keys = ("metric", "value", "step", "n_gen", "n_ref", "ref_split", "extractor", "extractor_weights_sha256", "resize", "seed", "source", "checkpoint", "time")
     rows = "".join(f"<tr><th>{k}</th><td>{ESC(str(card.get(k)))}</td></tr>" for k in keys if card.get(k) is not None)
     warnings = "".join(f"<li>{ESC(str(w))}</li>" for w in card.get("warnings") or [])
     warn = f'<ul class="warnings">{warnings}</ul>' if warnings else ""
@@ -274,7 +274,7 @@ def render_report(info: RunInfo, now: float | None = None) -> str:
         _summary(info, status), _config(info), _curves(info), _samples(info), _metrics(info), _diagnoses(info),
         _image_section("memorization", "Memorization", info.extra_images.get("memorization"),
                        "generated images beside their nearest training images",
-                       "not measured (the memorization metric writes metrics/memorization.png)"),
+                       "not measured (`ganforge eval` with the memorization metric writes metrics/memorization-<step>.png)"),
     ]  # fmt: skip
     if "triplets" in info.extra_images:
         sections.append(_image_section("translation", "Translation A \u2192 B \u2192 A", info.extra_images["triplets"], "input A, translated B, reconstructed A", ""))

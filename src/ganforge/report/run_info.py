@@ -28,8 +28,10 @@ from ..train.rundir import require_run_dir
 # this window counts as running. Ten minutes: longer than a logging tick of any CPU-sized run.
 RUNNING_WINDOW_S = 600
 SAMPLE_PATTERN = re.compile(r"^step-(\d+)\.png$")
-# Metrics where a smaller value is better; the rest (IS, precision, recall, mode coverage) are larger-better.
-LOWER_IS_BETTER = ("fid", "kid", "memorization", "kl", "mode_kl")
+# Metric names holding one of these are smaller-better; the rest (IS, precision, recall, modes covered)
+# are larger-better. Used only when the run has no metrics/best.json, which states the direction.
+LOWER_IS_BETTER = ("fid", "kid", "memorization", "kl")
+MEMORIZATION_PATTERN = re.compile(r"^memorization(-(\d+))?\.png$")
 
 
 @dataclass
@@ -74,13 +76,17 @@ class RunInfo:
         return run_status(self, now)
 
     def best_metric(self) -> dict | None:
-        """The best card of the run's first metric (by its direction), or None without metrics."""
+        """metrics/best.json when the run keeps a best checkpoint, else the best card of the run's first
+        metric (by its direction); None without metrics."""
+        best = _read_json(os.path.join(self.run_dir, "metrics", "best.json"))
+        if "metric" in best and _number(best.get("value")) is not None:
+            return best
         cards = [c for c in self.metrics if _number(c.get("value")) is not None]
         if not cards:
             return None
         name = cards[0]["metric"]
         same = [c for c in cards if c["metric"] == name]
-        lower = str(name).lower().startswith(LOWER_IS_BETTER)
+        lower = any(part in str(name).lower() for part in LOWER_IS_BETTER)
         return (min if lower else max)(same, key=lambda c: _number(c["value"]))
 
 
@@ -112,8 +118,9 @@ def read_jsonl_tolerant(path: str) -> list[dict]:
 
 
 def read_metrics(run_dir: str) -> list[dict]:
-    """Protocol cards from metrics/*.jsonl. A line is one card (ProtocolCard.to_json(), maybe with a
-    'step'), or a record {'step': N, 'cards': [card, ...]}; either way each card gets its step."""
+    """Protocol cards from metrics/*.jsonl (ganforge.metrics.records writes metrics.jsonl: a card's
+    fields plus step, source, checkpoint, time). A line may also be a record {'step': N, 'cards': [...]};
+    either way each card gets its step, and 'file' names the file it came from."""
     folder = os.path.join(run_dir, "metrics")
     cards = []
     if not os.path.isdir(folder):
@@ -126,7 +133,7 @@ def read_metrics(run_dir: str) -> list[dict]:
             for card in inner:
                 if isinstance(card, dict) and "metric" in card and "value" in card:
                     step = card.get("step", line.get("step", (card.get("extra") or {}).get("step")))
-                    cards.append({**card, "step": step, "source": name})
+                    cards.append({**card, "step": step, "file": name})
     return cards
 
 
@@ -154,21 +161,25 @@ def load_run_info(run_dir: str) -> RunInfo:
                 info.extra_images.setdefault("triplets", os.path.join(samples_dir, n))
     info.checkpoints = list_checkpoints(os.path.join(run_dir, "checkpoints"))
     info.metrics = read_metrics(run_dir)
-    for candidate in ("metrics/memorization.png", "memorization.png"):
-        if os.path.isfile(os.path.join(run_dir, candidate)):
-            info.extra_images["memorization"] = os.path.join(run_dir, candidate)
-            break
+    # Memorization pairs: `ganforge eval` writes metrics/memorization-<step>.png; show the newest.
+    metrics_dir = os.path.join(run_dir, "metrics")
+    found = sorted((int(m.group(2) or -1), n) for n in (os.listdir(metrics_dir) if os.path.isdir(metrics_dir) else []) if (m := MEMORIZATION_PATTERN.match(n)))
+    if found:
+        info.extra_images["memorization"] = os.path.join(metrics_dir, found[-1][1])
     return info
 
 
-def read_status_file(run_dir: str) -> dict:
-    path = os.path.join(run_dir, "status.json")
+def _read_json(path: str) -> dict:
     try:
         with open(path) as f:
             data = json.load(f)
         return data if isinstance(data, dict) else {}
     except (OSError, json.JSONDecodeError):
         return {}
+
+
+def read_status_file(run_dir: str) -> dict:
+    return _read_json(os.path.join(run_dir, "status.json"))
 
 
 def pid_alive(pid: int) -> bool:
