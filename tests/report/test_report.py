@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -191,10 +192,10 @@ def test_runs_lists_each_run_with_its_status(run_dir, tmp_path, capsys):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     crashed = fake_run(root / "00001-crashed")
-    (crashed / "status.json").write_text(json.dumps({"state": "running", "pid": dead.pid, "host": os.uname().nodename}))
+    (crashed / "status.json").write_text(json.dumps({"state": "running", "pid": dead.pid, "host": socket.gethostname()}))
     # Running: status.json names a live process (this one).
     running = fake_run(root / "00002-running")
-    (running / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid(), "host": os.uname().nodename}))
+    (running / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid(), "host": socket.gethostname()}))
     # No status.json (trained through the Python API): fresh stats = running, stale stats = crashed.
     fake_run(root / "00003-fresh")
     stale = fake_run(root / "00004-stale")
