@@ -39,6 +39,18 @@ class ModelConfig:
 
 
 @dataclass
+class DiagnoseConfig:
+    """Live health checks while training (ganforge.diagnose). The divergence guard is always on."""
+
+    enabled: bool = True  # convergence-failure, mode-collapse and loss-range checks with advice
+    window: int = 5  # logging ticks a condition must hold before it is raised (one bad tick is noise)
+    warmup_steps: int = 200  # no verdicts before this step: early training looks like D winning and like collapse
+    collapse_ratio: float = 0.25  # fixed-noise sample diversity below this share of the real data's = collapse
+    explode_factor: float = 1000.0  # |loss| above this many times its running median (at least 1) = divergence
+    rollback: bool = True  # on divergence, point ckpt-latest.pt back at the last good checkpoint
+
+
+@dataclass
 class Config:
     # What and where from
     preset: str = "custom"
@@ -90,9 +102,21 @@ class Config:
     tensorboard: Union[bool, None] = None  # TensorBoard events in RUN/tensorboard; null = on when the package is installed
     report_every: int = 0  # rewrite RUN/report.html every N steps (and at the end); 0 = off
 
+    # Evaluation and diagnosis while training (see README, "Evaluation and diagnosis")
+    eval_every: int = 0  # score the generator every N steps (and at the end); 0 = off
+    eval_metrics: list[str] = field(default_factory=list)  # metric names; empty = the data's defaults
+    eval_n: int = 1000  # generated samples per evaluation
+    eval_evaluator: str = "auto"  # auto | offline | inception | none | a classifier run folder
+    eval_inception_weights: Union[str, None] = None  # local Inception-v3 weights file (offline machines)
+    best_metric: str = ""  # keep checkpoints/ckpt-best.pt by this score (e.g. fid, modes/covered); "" = off
+    diagnose: DiagnoseConfig = field(default_factory=DiagnoseConfig)
+
 
 # Keys that may differ when a run is resumed (they do not change the maths of a step).
-RESUMABLE_KEYS = {"steps", "log_every", "sample_every", "ckpt_every", "keep_checkpoints", "workers", "threads", "device"}
+RESUMABLE_KEYS = {
+    "steps", "log_every", "sample_every", "ckpt_every", "keep_checkpoints", "workers", "threads", "device",
+    "eval_every", "eval_metrics", "eval_n", "eval_evaluator", "eval_inception_weights", "best_metric", "diagnose",
+}  # fmt: skip
 RESUMABLE_KEYS |= {"tensorboard", "report_every"}  # seeing training changes no step's maths
 
 

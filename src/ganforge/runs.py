@@ -21,12 +21,15 @@ DEFAULT_RUNS_ROOT = "runs"
 def train(
     cfg: Config, out: str | None = None, runs_root: str = DEFAULT_RUNS_ROOT, progress: bool = True, monitors=()
 ) -> TrainResult:
-    """Train a new run. `out` names its folder (refused if it exists); by default runs/NNNNN-preset-data."""
+    """Train a new run. `out` names its folder (refused if it exists); by default runs/NNNNN-preset-data.
+
+    The config's monitors (ganforge.diagnose.default_monitors) always run; `monitors` are added after them.
+    """
     # Build everything before claiming a folder, so a bad config leaves no empty run behind.
     run_dir = out if out else None
     if run_dir is not None and os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
         claim_run_dir(run_dir)  # raises: never overwrite an existing run
-    trainer = Trainer(cfg, progress=progress, monitors=monitors)
+    trainer = Trainer(cfg, progress=progress, monitors=_monitors(cfg, monitors))
     run_dir = claim_run_dir(run_dir) if run_dir else new_run_dir(runs_root, cfg.preset, slug(cfg.data))
     config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
     return trainer.train(run_dir)
@@ -40,15 +43,22 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, moni
     before = config_mod.to_dict(cfg)
     for override in overrides:
         config_mod.merge(cfg, override)
-    changed = [d for d in config_mod.differences(before, config_mod.to_dict(cfg)) if d.split(":")[0] not in RESUMABLE_KEYS]
+    changed = [d for d in config_mod.differences(before, config_mod.to_dict(cfg)) if d.split(":")[0].split(".")[0] not in RESUMABLE_KEYS]
     if changed:
         raise ConfigError(
             "a resumed run keeps its hyperparameters; these differ from the checkpoint: "
             + "; ".join(changed) + f". Only {', '.join(sorted(RESUMABLE_KEYS))} may change (or start a new run)."
         )
     config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
-    trainer = Trainer(cfg, resume_state=state, progress=progress, monitors=monitors)
+    trainer = Trainer(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
     return trainer.train(run_dir)
+
+
+def _monitors(cfg: Config, extra) -> list:
+    """The config's own monitors (divergence guard, health checks, evaluation), then the caller's."""
+    from .diagnose import default_monitors
+
+    return default_monitors(cfg) + list(extra)
 
 
 def latest_checkpoint(run_dir: str, which: str = "latest") -> str:

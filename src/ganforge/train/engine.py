@@ -228,17 +228,13 @@ class Trainer:
         values = self.window.flush()
         lrs = {f"LR/{net}": c.optimizer.param_groups[0]["lr"] for net, c in (("G", self.course_G), ("D", self.course_D))}
         record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values, **lrs}
-        for monitor in self.monitors:
-            monitor.on_tick(self, record)
-        self.stats_log.write(record)
-        if not finite(values):
-            self.save_sample_grid()
-            raise GanforgeError(
-                f"training diverged at step {self.step} (non-finite losses: "
-                f"{', '.join(k for k, v in values.items() if v != v or abs(v) == float('inf'))}). "
-                f"The last good checkpoint is in {os.path.join(self.run_dir, 'checkpoints')}; "
-                f"lower opt_g.lr/opt_d.lr, or add a gradient penalty (gp_weight) or label smoothing."
-            )
+        try:  # monitors add entries (health, diagnoses, Eval/...) or stop training (the divergence guard)
+            for monitor in self.monitors:
+                monitor.on_tick(self, record)
+        finally:
+            self.stats_log.write(record)  # the tick that stopped training is logged too
+        if not finite(values):  # a bare Trainer without the divergence guard: never train on NaN
+            raise GanforgeError(f"training diverged at step {self.step}: non-finite losses; lower the learning rates")
         return record
 
     @staticmethod

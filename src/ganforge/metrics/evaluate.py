@@ -1,0 +1,159 @@
+"""Scoring a generator: real reference data prepared once, generated samples scored by name.
+
+`ganforge eval` and the in-training evaluation share this module:
+
+    ev = resolve_evaluator(...)                       # evaluator.py
+    ref = prepare_reference(data, ev, metrics, ...)   # real features, labels, pixels: once per run
+    cards = score(gen_samples, ref, ev, metrics)      # a ProtocolCard per score
+
+The reference split is the dataset's held-out 'test' split: FID/KID/PR compare generated samples
+with real data the GAN never saw, and memorization uses it as the real-vs-real baseline against the
+training split. FID and KID cards carry that baseline too (`extra.real_vs_real`: the score of as many
+real *training* images against the same reference), so a reader sees how far from "as good as real
+data" a score is at this sample size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..data import get_dataset
+from ..data.synthetic import MIXTURES
+from ..errors import ConfigError
+from . import compute_metrics, get_metric
+from .evaluator import Evaluator
+from .features import extract
+from .inputs import EvalInputs
+from .modes import class_histogram
+
+FEATURE_METRICS = {"fid", "kid", "pr"}
+# Scores by card name: True when higher is better (for the best checkpoint).
+HIGHER_IS_BETTER = {
+    "fid": False, "kid": False, "is": True, "precision": True, "recall": True,
+    "modes/covered": True, "modes/kl": False, "modes/high_quality": True, "memorization": False,
+}  # fmt: skip
+
+
+def check_metric_names(names: list[str]) -> list[str]:
+    """The names, each checked against the registry (unknown: ConfigError listing the valid ones)."""
+    for name in names:
+        get_metric(name)
+    if not names:
+        raise ConfigError("no metrics asked for")
+    return list(names)
+
+
+def check_best_metric(name: str, metrics: list[str]) -> None:
+    if name not in HIGHER_IS_BETTER:
+        raise ConfigError(f"unknown best_metric '{name}'; valid: {', '.join(HIGHER_IS_BETTER)}")
+    source = {"precision": "pr", "recall": "pr"}.get(name, name.split("/")[0])
+    if source not in metrics:
+        raise ConfigError(f"best_metric '{name}' comes from metric '{source}', which is not in {metrics}")
+
+
+def default_metrics(kind: str, ev: Evaluator) -> list[str]:
+    """What to score when the user names nothing: all that this data and evaluator can give."""
+    if kind == "points":
+        return ["modes", "fid"]
+    names = ["fid", "kid", "pr"] if ev.extractor is not None else []
+    if ev.num_classes:
+        names.append("modes")
+    return names + ["memorization"]
+
+
+@dataclass
+class Reference:
+    kind: str  # 'image' | 'points'
+    data: str
+    ref: torch.Tensor  # (M, ...) held-out real samples
+    train: torch.Tensor  # (T, ...) training samples (memorization; the real-vs-real baseline)
+    ref_features: torch.Tensor | None = None
+    train_features: torch.Tensor | None = None
+    class_distribution: torch.Tensor | None = None  # (K,) training class shares, when labels match
+    ref_split: str = "test"
+
+
+def _tensor(info, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = info.dataset
+    count = len(ds) if n is None else min(n, len(ds))
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
+    if hasattr(ds, "images"):
+        return ds.images[idx], ds.labels[idx]
+    items = [ds[int(i)] for i in idx]
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+
+def prepare_reference(
+    data: str, ev: Evaluator, metrics: list[str], image_size=None, channels=None, data_root=None,
+    n_ref: int | None = None, n_train: int | None = None, seed: int = 0,
+) -> Reference:
+    """Real data for `metrics`: the test split (reference) and the train split, with their features."""
+    test = get_dataset(data, "test", image_size, channels, data_root)
+    train = get_dataset(data, "train", image_size, channels, data_root)
+    ref, _ = _tensor(test, n_ref, seed)
+    train_x, train_y = _tensor(train, n_train, seed + 1)
+    out = Reference(train.kind, data, ref, train_x)
+    wants_features = bool(FEATURE_METRICS & set(metrics)) or "memorization" in metrics
+    if ev.extractor is not None and wants_features:
+        out.ref_features = extract(ev.extractor, ref)[0]
+        out.train_features = extract(ev.extractor, train_x)[0]
+    if ev.num_classes and ev.num_classes == train.num_classes and (train_y >= 0).all() and ev.num_classes != 1000:
+        # The data's own class shares (Stacked MNIST is scored against uniform, as in PacGAN).
+        out.class_distribution = torch.as_tensor(class_histogram(train_y, ev.num_classes)).double()
+    return out
+
+
+def _check_available(names: list[str], ref: Reference, ev: Evaluator) -> None:
+    for name in names:
+        if name in FEATURE_METRICS and ev.extractor is None:
+            raise ConfigError(f"metric '{name}' needs features, and there is no evaluator: {ev.note}")
+        if name == "is" and not getattr(ev.extractor, "has_logits", False):
+            raise ConfigError(f"metric 'is' needs class logits; {ev.extractor.name if ev.extractor else 'no evaluator'} gives none")
+        if name == "modes" and ref.kind == "points" and ref.data not in MIXTURES:
+            raise ConfigError(f"metric 'modes' on points knows the mixtures {', '.join(MIXTURES)}, not '{ref.data}'")
+        if name == "modes" and ref.kind == "image" and not ev.num_classes:
+            raise ConfigError(f"metric 'modes' needs an evaluator with the data's classes; {ev.note}")
+
+
+def score(
+    gen: torch.Tensor, ref: Reference, ev: Evaluator, metrics: list[str], seed: int = 0,
+    png_path: str | None = None, options: dict | None = None,
+) -> list:
+    """ProtocolCards of `metrics` for generated samples `gen` (images in [-1, 1], or (N, 2) points)."""
+    _check_available(metrics, ref, ev)
+    protocol = ev.extractor.describe() if ev.extractor is not None else {}
+    inputs = EvalInputs(ref_split=ref.ref_split, seed=seed, **protocol)
+    gen_logits = None
+    if ev.extractor is not None and (FEATURE_METRICS | {"is", "memorization"}) & set(metrics):
+        inputs.gen_features, gen_logits = extract(ev.extractor, gen, logits=getattr(ev.extractor, "has_logits", False))
+        inputs.ref_features = ref.ref_features
+        inputs.train_features, inputs.heldout_features = ref.train_features, ref.ref_features
+    if "is" in metrics:
+        inputs.gen_logits = gen_logits
+    if ref.kind == "points":
+        inputs.gen_points, inputs.mixture = gen, ref.data
+    elif "modes" in metrics:
+        inputs.gen_labels = ev.labels(gen)
+        inputs.num_classes, inputs.data_class_distribution = ev.num_classes, ref.class_distribution
+    if "memorization" in metrics:
+        inputs.gen_images, inputs.train_images, inputs.heldout_images = gen, ref.train, ref.ref
+    options = {k: dict(v) for k, v in (options or {}).items()}
+    if png_path and ref.kind == "image":
+        options.setdefault("memorization", {})["png_path"] = png_path
+    cards = compute_metrics(metrics, inputs, options)
+    _add_real_baseline(cards, ref, len(gen), seed)
+    return cards
+
+
+def _add_real_baseline(cards: list, ref: Reference, n: int, seed: int) -> None:
+    """extra.real_vs_real on FID/KID cards: the same metric for n real training samples vs the reference."""
+    wanted = [c for c in cards if c.metric in ("fid", "kid")]
+    if not wanted or ref.train_features is None:
+        return
+    m = min(n, len(ref.train_features))
+    real = EvalInputs(gen_features=ref.train_features[:m], ref_features=ref.ref_features, seed=seed)
+    baseline = {c.metric: c for c in compute_metrics(sorted({c.metric for c in wanted}), real)}
+    for card in wanted:
+        card.extra["real_vs_real"] = baseline[card.metric].value
+        card.extra["real_vs_real_n"] = m

@@ -1,0 +1,108 @@
+"""Which network scores a run: the evaluator behind FID/KID/PR/IS and class-based mode coverage.
+
+An `Evaluator` bundles a feature extractor (features.py) with what it can say about classes:
+
+    auto        2D points: the points themselves; images: Inception-v3 when weights are given, else
+                the cached offline evaluator of labelled data, else none (unlabelled data)
+    inception   Inception-v3 (torch-fidelity's TF-FID port): standard FID/KID/IS/PR; no data classes
+    offline     the dataset's cached classifier (offline_evaluator.py); per channel for stacked-mnist
+    none        no network: only pixel-space memorization and 2D-point scores
+    PATH        any tools/classify run folder, used as the offline evaluator
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+from .features import FeatureExtractor, ModuleFeatures, inception_v3
+from .modes import classify_stacked_mnist
+
+EVALUATORS = ("auto", "offline", "inception", "none")
+
+
+@dataclass
+class Evaluator:
+    extractor: FeatureExtractor | None  # None: no features (FID/KID/PR/IS unavailable)
+    num_classes: int | None = None  # classes of the *data* its labels name; None: no class-based scores
+    labels: Callable[[torch.Tensor], torch.Tensor] | None = None  # images -> (N,) predicted classes
+    note: str = ""  # what it is, for the report
+
+
+class PointFeatures(FeatureExtractor):
+    """2D points are their own features: FID/KID/PR on the plane, no network."""
+
+    name = "points (identity)"
+    resize = "none"
+
+    def __init__(self):
+        super().__init__(nn.Identity())
+
+    @torch.no_grad()
+    def features_and_logits(self, points: torch.Tensor):
+        return points.float().cpu().reshape(len(points), -1), None
+
+
+class PerChannelFeatures(FeatureExtractor):
+    """A grey-digit classifier read on each channel of a stacked image: features concatenated (3 D),
+    labels = 100 d0 + 10 d1 + d2 (Stacked MNIST's 1,000 modes)."""
+
+    def __init__(self, digit: ModuleFeatures):
+        self.digit = digit
+        self.name = f"per-channel {digit.name}"
+        self.resize = f"each channel as a grey image: {digit.resize}"
+        super().__init__(digit.network, digit.device)
+
+    @torch.no_grad()
+    def features_and_logits(self, images: torch.Tensor):
+        n, c = images.shape[:2]
+        features, _ = self.digit.features_and_logits(images.reshape(n * c, 1, *images.shape[2:]))
+        return features.reshape(n, -1), None
+
+    def labels(self, images: torch.Tensor) -> torch.Tensor:
+        return classify_stacked_mnist(images, lambda x: self.digit.features_and_logits(x)[1])
+
+
+def classifier_evaluator(run_dir: str, per_channel: bool = False, facts: dict | None = None, device="cpu") -> Evaluator:
+    """A tools/classify run as evaluator (its last Linear's input as features, its argmax as labels)."""
+    from ..tools.classify import load_classifier
+
+    model, info = load_classifier(run_dir, device)
+    cfg, shape = info["config"], info["input"]
+    name = f"{cfg.model}-{cfg.data} classifier"
+    ex = ModuleFeatures(model, name=name, image_size=shape["resolution"], channels=shape["channels"], device=device)
+    accuracy = f", {100 * facts['test_accuracy']:.2f}% held-out accuracy" if facts and "test_accuracy" in facts else ""
+    if per_channel:
+        pc = PerChannelFeatures(ex)
+        return Evaluator(pc, 1000, pc.labels, f"{name} on each channel{accuracy}")
+    return Evaluator(ex, shape["num_classes"], lambda x: ex.logits(x).argmax(1), f"{name}{accuracy}")
+
+
+def resolve_evaluator(
+    data: str, kind: str, num_classes: int, evaluator: str = "auto", inception_weights: str | None = None,
+    cache_dir: str | None = None, data_root: str | None = None, device="cpu",
+) -> Evaluator:
+    """The evaluator for a run on `data` (kind 'image' or 'points'); see the module docstring."""
+    from .offline_evaluator import PER_CHANNEL_SOURCE, load_offline_evaluator
+
+    if kind == "points":
+        if evaluator not in ("auto", "none"):
+            raise ConfigError(f"2D point data are scored on the plane; evaluator '{evaluator}' does not apply")
+        return Evaluator(PointFeatures(), None, None, "2D points scored directly")
+    if evaluator == "none":
+        return Evaluator(None, None, None, "no evaluator: pixel-space memorization only")
+    if evaluator == "inception" or (evaluator == "auto" and inception_weights):
+        ex = inception_v3(inception_weights, device)
+        return Evaluator(ex, None, None, "Inception-v3 (ImageNet classes: no class-based scores for this data)")
+    if evaluator == "offline" or (evaluator == "auto" and (num_classes > 0 or data in PER_CHANNEL_SOURCE)):
+        return load_offline_evaluator(data, cache_dir, data_root, device)
+    if evaluator == "auto":
+        return Evaluator(None, None, None, f"'{data}' is unlabelled and no --inception-weights were given: "
+                         "pixel-space memorization only")  # fmt: skip
+    if os.path.isdir(evaluator):
+        return classifier_evaluator(evaluator, per_channel=data in PER_CHANNEL_SOURCE, device=device)
+    raise ConfigError(f"unknown evaluator '{evaluator}'; valid: {', '.join(EVALUATORS)}, or a classifier run folder")

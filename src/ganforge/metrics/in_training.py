@@ -1,0 +1,89 @@
+"""In-training evaluation: score the generator every `eval_every` steps, keep the best checkpoint.
+
+A Monitor (ganforge.train.monitors). The evaluator and the real reference features are prepared once,
+when the monitor is built (before a run folder exists, so a missing evaluator fails before any
+training). On the logging tick at or after each multiple of `eval_every` (and on the last step) it
+draws `eval_n` samples from the sampling generator (the EMA copy when kept) with a private RNG, so
+evaluating changes no training state, scores `eval_metrics`, appends the cards to metrics/metrics.jsonl
+and puts 'Eval/<score>' entries in the tick's record. With `best_metric` set, a new best score saves
+checkpoints/ckpt-best.pt (a full checkpoint plus a 'best' entry) and metrics/best.json.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+import torch
+
+from ..train.checkpoint import FORMAT, atomic_save
+from ..train.monitors import Monitor
+from .evaluate import HIGHER_IS_BETTER, check_best_metric, check_metric_names, default_metrics, prepare_reference, score
+from .evaluator import resolve_evaluator
+from .records import append_cards, read_best, write_best
+
+EVAL_SEED = 1234  # fixed noise for every in-training evaluation: scores differ only by the weights
+
+
+class EvalMonitor(Monitor):
+    def __init__(self, cfg, cache_dir: str | None = None):
+        from ..data import get_dataset
+
+        self.cfg = cfg
+        info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root)
+        self.evaluator = resolve_evaluator(
+            cfg.data, info.kind, info.num_classes, cfg.eval_evaluator, cfg.eval_inception_weights, cache_dir,
+            cfg.data_root,
+        )  # fmt: skip
+        self.metrics = check_metric_names(cfg.eval_metrics or default_metrics(info.kind, self.evaluator))
+        if cfg.best_metric:
+            check_best_metric(cfg.best_metric, self.metrics)
+        self.every = cfg.eval_every or cfg.steps  # best_metric alone: evaluate at the end
+        self.reference = prepare_reference(
+            cfg.data, self.evaluator, self.metrics, cfg.image_size, cfg.channels, cfg.data_root, seed=cfg.seed
+        )
+        self.last = 0
+        self.best: dict | None = None
+
+    def on_start(self, trainer) -> None:
+        self.last = trainer.step
+        self.best = read_best(trainer.run_dir)  # a resumed run keeps its best so far
+
+    def on_tick(self, trainer, record: dict) -> None:
+        step = record["step"]
+        if step // self.every <= self.last // self.every and step != self.cfg.steps:
+            return
+        self.last = step
+        cards = score(self._samples(trainer), self.reference, self.evaluator, self.metrics, seed=EVAL_SEED)
+        append_cards(trainer.run_dir, cards, step, "train")
+        for card in cards:
+            record[f"Eval/{card.metric}"] = card.value
+        if self.cfg.best_metric:
+            self._keep_best(trainer, cards, record)
+
+    @torch.no_grad()
+    def _samples(self, trainer) -> torch.Tensor:
+        G = trainer.sampling_generator()
+        was_training = G.training
+        G.eval()
+        try:
+            z = torch.randn(self.cfg.eval_n, self.cfg.model.z_dim, generator=torch.Generator().manual_seed(EVAL_SEED))
+            return torch.cat([G(chunk.to(trainer.device)).float().cpu() for chunk in z.split(256)])
+        finally:
+            G.train(was_training)
+
+    def _keep_best(self, trainer, cards: list, record: dict) -> None:
+        name = self.cfg.best_metric
+        value = next(c.value for c in cards if c.metric == name)
+        if not math.isfinite(value):
+            return
+        higher = HIGHER_IS_BETTER[name]
+        if self.best is not None and self.best.get("metric") == name:
+            old = self.best["value"]
+            if (value <= old) if higher else (value >= old):
+                return
+        self.best = {"metric": name, "value": value, "step": record["step"], "higher_is_better": higher}
+        path = os.path.join(trainer.run_dir, "checkpoints", "ckpt-best.pt")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_save({"format": FORMAT, **trainer.state_dict(), "best": dict(self.best)}, path)
+        write_best(trainer.run_dir, self.best)
+        record["Eval/best_step"] = record["step"]

@@ -1,0 +1,139 @@
+"""The offline evaluator: a small classifier trained on a dataset's real training split, cached per
+dataset and version, whose features give FID/KID/precision-recall in the data's own domain and whose
+predictions give class-based scores (mode coverage, IS over the data's classes).
+
+    <cache>/evaluators/<data>-<version>/evaluator.json    what it is: data, version, model, test accuracy
+    <cache>/evaluators/<data>-<version>/classifier/       a tools/classify run folder (kind: classifier)
+
+<cache> is --cache-dir, else $GANFORGE_CACHE, else ~/.cache/ganforge. <version> is the first 12 hex
+digits of a SHA-256 over the training split's pixels and labels, so a changed dataset gets a new
+evaluator instead of silently reusing a stale one.
+
+Which data get one:
+- labelled image sets (mnist5k, digits, mnist, fashion-mnist, cifar10, class-per-folder image folders):
+  the classifier trainer's model (darknet-small by default: its pooled 64-D features keep FID's
+  covariance well conditioned at the few hundred samples a CPU run scores; `--model cnn` for the
+  tutorial CNN, whose features are 1,568-D);
+- stacked-mnist: the mnist5k digit classifier applied to each channel (features concatenated, mode =
+  the three digits), as in VEEGAN/PacGAN;
+- unlabelled sets (lfw-faces, single-image, plain image folders): none. A classifier needs classes;
+  rather than invent a proxy (an autoencoder's features have no agreed meaning), class-based scores are
+  refused there and FID/KID/PR/IS use Inception-v3 (`--inception-weights PATH`). Memorization works
+  on pixels without any evaluator.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+import torch
+
+from ..errors import ConfigError, DataError
+
+# Data whose evaluator is another dataset's classifier, applied per channel.
+PER_CHANNEL_SOURCE = {"stacked-mnist": "mnist5k"}
+DEFAULT_MODEL = "darknet-small"
+# Default courses per model: the classifier benchmark's settings (>= 98 % on mnist5k).
+DEFAULT_TRAINING = {
+    "darknet-small": dict(schedule="1cycle", lr=0.1, epochs=5),
+    "cnn": dict(schedule={"kind": "1cycle", "optimizer": "adam", "lr_max": 3e-3}, epochs=8),
+}
+
+
+def cache_root(cache_dir: str | None = None) -> str:
+    """--cache-dir, else $GANFORGE_CACHE, else ~/.cache/ganforge."""
+    return cache_dir or os.environ.get("GANFORGE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ganforge")
+
+
+def evaluator_source(data: str) -> str:
+    """The dataset whose classifier evaluates `data` (itself, or mnist5k for stacked-mnist)."""
+    return PER_CHANNEL_SOURCE.get(data, data)
+
+
+def data_version(data: str, data_root: str | None = None) -> str:
+    """12 hex digits of SHA-256 over the training split's images and labels."""
+    from ..tools.classify.data import load_labelled
+
+    train = load_labelled(data, "train", root=data_root)
+    h = hashlib.sha256()
+    for t in (train.images, train.labels):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:12]
+
+
+def evaluator_dir(data: str, cache_dir: str | None = None, data_root: str | None = None) -> str:
+    from ..train.rundir import slug
+
+    source = evaluator_source(data)
+    name = slug(os.path.basename(os.path.normpath(source)) if os.path.isdir(source) else source)
+    return os.path.join(cache_root(cache_dir), "evaluators", f"{name}-{data_version(source, data_root)}")
+
+
+def fit_evaluator(
+    data: str, cache_dir: str | None = None, model: str = DEFAULT_MODEL, epochs: float | None = None,
+    force: bool = False, data_root: str | None = None, device: str = "auto", progress: bool = True,
+    **train_args,
+) -> tuple[str, dict]:
+    """Train (or find cached) the evaluator of `data`; returns (its folder, its evaluator.json facts).
+
+    `train_args` are further ClassifyConfig keys (schedule, lr, batch_size, seed...).
+    """
+    from ..tools.classify import ClassifyConfig, train
+
+    folder = evaluator_dir(data, cache_dir, data_root)
+    facts_path = os.path.join(folder, "evaluator.json")
+    if os.path.isfile(facts_path) and not force:
+        return folder, read_facts(folder)
+    if force and os.path.isdir(folder):
+        import shutil
+
+        shutil.rmtree(folder)
+    os.makedirs(folder, exist_ok=True)
+    settings = dict(DEFAULT_TRAINING.get(model, {"epochs": 5}))
+    settings.update(train_args)
+    if epochs is not None:
+        settings["epochs"] = epochs
+    source = evaluator_source(data)
+    cfg = ClassifyConfig(model=model, data=source, data_root=data_root, device=device, **settings)
+    t0 = time.perf_counter()
+    result = train(cfg, out=os.path.join(folder, "classifier"), progress=progress)
+    facts = {
+        "data": data, "source": source, "version": os.path.basename(folder).rsplit("-", 1)[-1],
+        "model": model, "per_channel": source != data, "test_accuracy": result.test.accuracy,
+        "train_seconds": round(time.perf_counter() - t0, 1), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }  # fmt: skip
+    tmp = facts_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(facts, f, indent=1)
+    os.replace(tmp, facts_path)  # written last: a folder without it is an interrupted fit
+    return folder, facts
+
+
+def read_facts(folder: str) -> dict:
+    with open(os.path.join(folder, "evaluator.json")) as f:
+        return json.load(f)
+
+
+def load_offline_evaluator(data: str, cache_dir: str | None = None, data_root: str | None = None, device="cpu"):
+    """The cached evaluator of `data` as an `Evaluator`; a ConfigError says how to fit it when missing."""
+    from .evaluator import classifier_evaluator
+
+    try:
+        folder = evaluator_dir(data, cache_dir, data_root)
+    except DataError as e:
+        raise ConfigError(
+            f"no offline evaluator for '{data}': {e}. Class-based scores need labels; for FID/KID/PR/IS pass "
+            "--inception-weights PATH (memorization works on pixels without an evaluator)"
+        ) from None
+    if not os.path.isfile(os.path.join(folder, "evaluator.json")):
+        raise ConfigError(
+            f"no offline evaluator for '{data}' in {os.path.dirname(folder)}: fit one first with\n"
+            f"  ganforge fit-evaluator --data {data}" + (f" --cache-dir {cache_dir}" if cache_dir else "")
+            + "\n(a few CPU minutes, once per dataset version), or pass --inception-weights PATH"
+        )
+    facts = read_facts(folder)
+    return classifier_evaluator(os.path.join(folder, "classifier"), per_channel=facts["per_channel"], facts=facts, device=device)
