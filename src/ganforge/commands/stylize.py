@@ -167,6 +167,7 @@ def run(args) -> int:
     print(
         f"wrote {args.out} ({result.images.shape[-1]}x{result.images.shape[-2]}, {feature_net.description}); "
         f"loss {first['objective']:.4g} -> {final['objective']:.4g} (content {final['content']:.4g}, "
-        f"style {final['style']:.4g}) in {args.steps} steps, {result.seconds_per_step:.2f} s/step"
+        f"style {final['style']:.4g}) in {result.iterations} steps ({result.evaluations} evaluations), "
+        f"{result.seconds_per_step:.2f} s/step"
     )
     return 0

@@ -20,7 +20,7 @@ the minimiser is unchanged. The loss terms reported are the scaled, weighted one
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -72,9 +72,15 @@ def median_filtered_noise(shape: tuple[int, ...], seed: int, size: int = 8) -> t
 @dataclass
 class StylizeResult:
     images: torch.Tensor  # (N, C, H, W) in [0, 1], on the CPU
-    history: list[dict] = field(default_factory=list)  # per step: objective, content, style (before the step)
-    final: dict = field(default_factory=dict)  # the same terms after the last step
-    seconds_per_step: float = 0.0
+    history: list[dict]  # per evaluation of the objective: objective, content, style; [0] is the start
+    final: dict  # the same terms at the result
+    iterations: int  # optimiser steps taken (L-BFGS may stop early once converged)
+    evaluations: int  # forward + backward passes (L-BFGS's line search takes >= 1 per step)
+    seconds: float  # wall time of the optimisation (not the targets)
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / max(1, self.iterations)
 
 
 def stylize(
@@ -170,45 +176,78 @@ def stylize(
         start = content if init == "content" else median_filtered_noise((n, feature_net.channels, height, width), seed)
         pixels = start.detach().clone().to(device).requires_grad_(True)
         lr = DEFAULT_LR[optimizer] if lr is None else lr
-        if optimizer == "lbfgs":
-            # max_iter=1: one .step() is one L-BFGS iteration and one evaluation of the objective; the
-            # curvature history lives in the optimizer's state across calls.
-            opt = torch.optim.LBFGS([pixels], lr=lr, max_iter=1, history_size=100)
-        else:
-            opt = torch.optim.Adam([pixels], lr=lr)
-
         history: list[dict] = []
+        bar = tqdm(total=steps, desc="stylize", unit="step", disable=not progress, leave=False)
+        opt = None
 
         def closure() -> torch.Tensor:
+            """One forward + backward at the current pixels; L-BFGS's line search may call it several
+            times in one step, and every call is recorded in `history`."""
             opt.zero_grad(set_to_none=True)
             terms = objective(pixels)
             if not torch.isfinite(terms["objective"]):
                 raise GanforgeError(
-                    f"the loss became {terms['objective'].item()} at step {len(history) + 1}; "
+                    f"the loss became {terms['objective'].item()} after {bar.n} steps; "
                     "try --optimizer adam, a smaller --lr, or a smaller --style-weight"
                 )
             terms["objective"].backward()
             history.append({k: v.item() for k, v in terms.items()})
+            if optimizer == "lbfgs":
+                bar.n = opt.state[pixels].get("n_iter", 0)
+            last = history[-1]
+            bar.set_postfix(loss=f"{last['objective']:.3g}", content=f"{last['content']:.3g}", style=f"{last['style']:.3g}")
             return terms["objective"]
 
-        bar = tqdm(range(1, steps + 1), desc="stylize", unit="step", disable=not progress, leave=False)
+        def show(step: int) -> None:
+            if every and on_image is not None and step % every == 0:
+                on_image(step, pixels.detach().clamp(0, 1).cpu())
+
         start_time = time.perf_counter()
-        for step in bar:
-            if optimizer == "lbfgs":
-                opt.step(closure)
-            else:
+        if optimizer == "lbfgs":
+            opt = _lbfgs(pixels, lr, steps if not every else every)
+            iterations = _run_lbfgs(opt, pixels, closure, steps, every, show)
+        else:
+            opt = torch.optim.Adam([pixels], lr=lr)
+            for step in range(1, steps + 1):
                 closure()
                 opt.step()
                 with torch.no_grad():  # Adam has no curvature pairs to break, so keep pixels displayable
                     pixels.clamp_(0, 1)
-            last = history[-1]
-            bar.set_postfix(loss=f"{last['objective']:.3g}", content=f"{last['content']:.3g}", style=f"{last['style']:.3g}")
-            if every and on_image is not None and step % every == 0:
-                on_image(step, pixels.detach().clamp(0, 1).cpu())
-        seconds = (time.perf_counter() - start_time) / steps
+                bar.update(1)
+                show(step)
+            iterations = steps
+        seconds = time.perf_counter() - start_time
+        evaluations = len(history)
         bar.close()
         with torch.no_grad():
             final = {k: v.item() for k, v in objective(pixels).items()}
     # L-BFGS runs unclamped: clamping between iterations would invalidate its stored curvature pairs.
     # Pixels that strayed outside [0, 1] are clipped only for display.
-    return StylizeResult(pixels.detach().clamp(0, 1).cpu(), history, final, seconds)
+    return StylizeResult(pixels.detach().clamp(0, 1).cpu(), history, final, iterations, evaluations, seconds)
+
+
+def _lbfgs(pixels: torch.Tensor, lr: float, max_iter: int) -> torch.optim.LBFGS:
+    """L-BFGS with a strong-Wolfe line search. Without one, the first steps overshoot: the objective is
+    quartic in the pixels (Gram matrices are quadratic in the activations, then squared), so curvature
+    measured by the tiny first step underestimates what lies further on; the step that follows explodes
+    the loss and leaves a pair in the history that stalls every step after it."""
+    return torch.optim.LBFGS(
+        [pixels], lr=lr, max_iter=max_iter, max_eval=2 * max_iter, history_size=100, line_search_fn="strong_wolfe"
+    )
+
+
+def _run_lbfgs(opt: torch.optim.LBFGS, pixels: torch.Tensor, closure, steps: int, every: int, show) -> int:
+    """Run `steps` L-BFGS iterations; returns how many ran (fewer when L-BFGS's tolerances say it has
+    converged). One `opt.step` runs many iterations; it is called again only to stop at every `every`-th
+    iteration for an intermediate image (each call re-evaluates its starting point once)."""
+    done = 0
+    while done < steps:
+        chunk = min(steps - done, every - done % every if every else steps)
+        opt.param_groups[0]["max_iter"], opt.param_groups[0]["max_eval"] = chunk, 2 * chunk
+        opt.step(closure)
+        now = opt.state[pixels].get("n_iter", 0)
+        if now == done:  # no iteration was taken: converged
+            break
+        done = now
+        show(done)
+    return done
