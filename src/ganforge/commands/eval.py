@@ -22,7 +22,7 @@ def register(sub) -> None:
     p.add_argument("--evaluator", default="auto", help="auto, offline, inception, none, or a classifier run folder")
     p.add_argument("--inception-weights", metavar="PATH", help="local Inception-v3 weights (pt_inception-2015-12-05)")
     p.add_argument("--cache-dir", help="where offline evaluators are cached (default $GANFORGE_CACHE or ~/.cache/ganforge)")
-    p.add_argument("--n-ref", type=int, help="held-out real samples (default: the whole test split)")
+    p.add_argument("--n-ref", type=int, help="held-out real samples (default: as many as generated, at most the test split)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     ev = resolve_evaluator(cfg.data, info.kind, info.num_classes, args.evaluator, args.inception_weights,
                            args.cache_dir, cfg.data_root, args.device)  # fmt: skip
     names = names or default_metrics(info.kind, ev)
-    ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=args.n_ref)
+    ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=args.n_ref or args.n)
     gen = generate(run, args.n, seed=args.seed)
     png = os.path.join(args.run_dir, "metrics", f"memorization-{run.step:07d}.png")
     os.makedirs(os.path.dirname(png), exist_ok=True)

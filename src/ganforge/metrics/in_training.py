@@ -39,7 +39,8 @@ class EvalMonitor(Monitor):
             check_best_metric(cfg.best_metric, self.metrics)
         self.every = cfg.eval_every or cfg.steps  # best_metric alone: evaluate at the end
         self.reference = prepare_reference(
-            cfg.data, self.evaluator, self.metrics, cfg.image_size, cfg.channels, cfg.data_root, seed=cfg.seed
+            cfg.data, self.evaluator, self.metrics, cfg.image_size, cfg.channels, cfg.data_root, n_ref=cfg.eval_n,
+            seed=cfg.seed,
         )
         self.last = 0
         self.best: dict | None = None

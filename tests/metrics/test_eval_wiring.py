@@ -1,0 +1,110 @@
+"""`ganforge eval`, `fit-evaluator` and in-training evaluation, end to end on tiny runs."""
+import json
+import os
+
+import pytest
+
+from ganforge.cli import main
+from ganforge.metrics.evaluator import resolve_evaluator
+from ganforge.metrics.protocol import state_dict_sha256
+from ganforge.presets import resolve_config
+from ganforge.runs import load_run, train
+from ganforge.tools.classify import load_classifier
+
+QUICK = {"threads": 1, "batch_size": 32, "log_every": 10, "sample_every": 1000, "ckpt_every": 20, "n_samples": 16}
+
+
+def lines(run):
+    path = os.path.join(run, "metrics", "metrics.jsonl")
+    return [json.loads(line) for line in open(path).read().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def ring_run(tmp_path_factory):
+    """40 steps on ring8 with evaluation every 20 steps and the best checkpoint kept by high-quality share."""
+    run = str(tmp_path_factory.mktemp("ring") / "run")
+    cfg = resolve_config("gan", [QUICK, {
+        "data": "ring8", "steps": 40, "model": {"z_dim": 2, "g": {"hidden": [32]}, "d": {"hidden": [32]}},
+        "opt_g": {"lr": 1e-3}, "opt_d": {"lr": 1e-3}, "eval_every": 20, "eval_n": 300, "best_metric": "fid",
+    }])  # fmt: skip
+    train(cfg, out=run, progress=False)
+    return run
+
+
+def test_in_training_evaluation_writes_cards_and_keeps_the_best_checkpoint(ring_run):
+    evals = lines(ring_run)
+    assert {(e["step"], e["metric"]) for e in evals} == {
+        (s, m) for s in (20, 40) for m in ("modes/covered", "modes/kl", "modes/high_quality", "fid")
+    }
+    assert all(e["source"] == "train" and e["n_gen"] == 300 and e["ref_split"] == "test" for e in evals)
+    fids = {e["step"]: e["value"] for e in evals if e["metric"] == "fid"}
+    best = json.load(open(os.path.join(ring_run, "metrics", "best.json")))
+    assert best["metric"] == "fid" and best["value"] == min(fids.values()) and best["step"] == min(fids, key=fids.get)
+    assert load_run(ring_run, "best").step == best["step"]
+    stats = [json.loads(line) for line in open(os.path.join(ring_run, "stats.jsonl"))]
+    assert [r["step"] for r in stats if "Eval/fid" in r] == [20, 40]
+
+
+def test_eval_command_prints_a_table_and_appends_one_line_per_metric(ring_run, capsys):
+    before = len(lines(ring_run))
+    assert main(["eval", ring_run, "--metrics", "modes,fid,kid,pr", "-n", "200", "--ckpt", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "modes/high_quality" in out and "real-vs-real" in out and "protocol: extractor points (identity)" in out
+    new = lines(ring_run)[before:]
+    assert [e["metric"] for e in new] == ["modes/covered", "modes/kl", "modes/high_quality", "fid", "kid", "precision", "recall"]
+    assert all(e["step"] == 20 and e["source"] == "eval" and e["checkpoint"] == "ckpt-0000020.pt" for e in new)
+    kid = next(e for e in new if e["metric"] == "kid")
+    assert kid["n_gen"] == 200 and kid["warnings"] and "subsets of 200" in kid["warnings"][0]  # fewer than 1,000
+
+
+def test_bad_input_is_a_clear_error(ring_run, tmp_path, capsys):
+    assert main(["eval", ring_run, "--metrics", "fid,fjd"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown metric 'fjd'" in err and "memorization" in err and "kid" in err
+    assert main(["eval", ring_run, "--metrics", "is"]) == 2
+    assert "needs class logits" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "config.yaml").write_text(open(os.path.join(ring_run, "config.yaml")).read())
+    assert main(["eval", str(empty)]) == 2
+    assert "no checkpoints yet" in capsys.readouterr().err
+    assert main(["diagnose", str(empty)]) == 2
+    assert "no stats.jsonl" in capsys.readouterr().err
+    assert main(["diagnose", ring_run]) == 0
+    assert "best checkpoint: checkpoints/ckpt-best.pt = step" in capsys.readouterr().out
+
+
+def test_offline_evaluator_is_fitted_once_and_scores_a_digits_run(tmp_path, capsys, monkeypatch):
+    cache = str(tmp_path / "cache")
+    monkeypatch.setenv("GANFORGE_CACHE", cache)  # no --cache-dir: the environment variable decides
+    assert main(["fit-evaluator", "--data", "digits", "--model", "cnn", "--epochs", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    folder = out.split("evaluator:")[1].split()[0]
+    assert folder.startswith(os.path.join(cache, "evaluators", "digits-"))
+    stamp = os.path.getmtime(os.path.join(folder, "evaluator.json"))
+    assert main(["fit-evaluator", "--data", "digits", "--model", "cnn", "--epochs", "1"]) == 0  # cached: no retraining
+    assert os.path.getmtime(os.path.join(folder, "evaluator.json")) == stamp
+    capsys.readouterr()
+
+    run = str(tmp_path / "digits-run")
+    cfg = resolve_config("gan", [QUICK, {"data": "digits", "steps": 20, "model": {"z_dim": 8, "g": {"hidden": [32]}, "d": {"hidden": [32]}}}])
+    train(cfg, out=run, progress=False)
+    assert main(["eval", run, "-n", "300", "--metrics", "fid,kid,pr,is,modes,memorization"]) == 0
+    evals = {e["metric"]: e for e in lines(run)}
+    model, _ = load_classifier(os.path.join(folder, "classifier"))
+    assert evals["fid"]["extractor_weights_sha256"] == state_dict_sha256(model)
+    assert evals["fid"]["extractor"] == "cnn-digits classifier" and evals["fid"]["n_ref"] == 300  # digits' test split
+    assert evals["fid"]["extra"]["real_vs_real"] < evals["fid"]["value"]  # 20 steps are far from real digits
+    assert evals["modes/covered"]["extra"]["num_modes"] == 10 and 0 <= evals["modes/covered"]["value"] <= 10
+    assert any("FID from 300 generated samples" in w for w in evals["fid"]["warnings"])
+    assert os.path.isfile(evals["memorization"]["extra"]["png"])
+    assert 0.0 <= evals["memorization"]["value"] <= 1.0 and "baseline_share" in evals["memorization"]["extra"]
+
+
+def test_unlabelled_data_have_no_offline_evaluator(tmp_path, capsys):
+    assert main(["fit-evaluator", "--data", "lfw-faces", "--cache-dir", str(tmp_path)]) == 2
+    assert "no class labels" in capsys.readouterr().err
+    ev = resolve_evaluator("lfw-faces", "image", 0, "auto", cache_dir=str(tmp_path))
+    assert ev.extractor is None and "memorization only" in ev.note
+    with pytest.raises(Exception, match="(?s)no offline evaluator for 'mnist5k'.*fit-evaluator --data mnist5k"):
+        resolve_evaluator("mnist5k", "image", 10, "auto", cache_dir=str(tmp_path))
