@@ -29,7 +29,8 @@ CASES = {
     "mlp28": ("gan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64}),
     "dcgan28": ("dcgan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64}),
     # The MLP of PyTorch-GAN's gan.py / wgan_gp.py: G 128-256-512-1024 (BN, LeakyReLU), D 512-256.
-    "mlp28-pg": ("gan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "model": {
+    # reuse_fake as gan.py does (its D step reuses the batch its G step made).
+    "mlp28-pg": ("gan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "reuse_fake": True, "model": {
         "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}}}),
     "wgangp28-pg": ("wgan-gp", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "model": {"name": "mlp",
         "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}}}),

@@ -118,3 +118,34 @@ def test_schedule_shorter_than_training_is_refused(tiny_overrides):
     cfg = tiny("dcgan", tiny_overrides, steps=10, schedule_g=[{"steps": 5, "optimizer": "adam", "lr": 1e-4}])
     with pytest.raises(ConfigError, match="schedule_g covers 5 steps but training runs 10"):
         Trainer(cfg, progress=False)
+
+
+def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, tiny_overrides, capsys):
+    """The first Ctrl-C finishes the current step, saves, and stops; resuming then equals a straight run."""
+    import signal
+
+    base = dict(tiny_overrides, steps=6, ckpt_every=100, sample_every=100, model={"g": {"width": 8}, "d": {"width": 8}})
+    train(resolve_config("dcgan", [base]), out=str(tmp_path / "straight"), progress=False)
+
+    t = Trainer(resolve_config("dcgan", [base]), progress=False)
+    d_step = t.d_step
+
+    def d_step_hit_by_ctrl_c():
+        if t.step == 2:
+            signal.raise_signal(signal.SIGINT)  # arrives mid-step, as a user's Ctrl-C would
+        return d_step()
+
+    t.phases[0].run = d_step_hit_by_ctrl_c
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    from ganforge import config as config_mod
+
+    config_mod.write_yaml(t.cfg, str(run_dir / "config.yaml"))
+    with pytest.raises(KeyboardInterrupt):
+        t.train(str(run_dir))
+    assert "continue with: ganforge train --resume" in capsys.readouterr().out
+    assert load_checkpoint(str(run_dir / "checkpoints" / "ckpt-latest.pt"))["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    assert resume(str(run_dir), progress=False).step == 6
+    assert_close(_weights(str(run_dir / "checkpoints" / "ckpt-latest.pt")),
+                 _weights(str(tmp_path / "straight" / "checkpoints" / "ckpt-latest.pt")), rtol=0, atol=0)

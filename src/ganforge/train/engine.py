@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -195,7 +197,7 @@ class Trainer:
         final_samples = None
         for monitor in self.monitors:
             monitor.on_start(self)
-        try:
+        with bar, stop_on_ctrl_c() as stop:  # the bar closes however training ends
             while self.step < c.steps:
                 for phase in self.phases:
                     for _ in range(phase.repeat(self.step)):
@@ -212,12 +214,10 @@ class Trainer:
                     final_samples = self.save_sample_grid()
                 if self.step % c.ckpt_every == 0 or self.step == c.steps:
                     self.save_checkpoint()
-        except KeyboardInterrupt:
-            bar.close()
-            path = self.save_checkpoint()
-            print(f"\ninterrupted at step {self.step}; saved {path}\ncontinue with: ganforge train --resume {self.run_dir}")
-            raise
-        bar.close()
+                if stop.requested:  # Ctrl-C: stop between steps, so the checkpoint resumes exactly
+                    path = self.save_checkpoint()
+                    tqdm.write(f"\ninterrupted at step {self.step}; saved {path}\ncontinue with: ganforge train --resume {self.run_dir}")
+                    raise KeyboardInterrupt
         if final_samples is None:  # resumed at the end already: nothing trained
             final_samples = self.save_sample_grid()
         for monitor in self.monitors:
@@ -305,6 +305,29 @@ class Trainer:
         if self.step in existing:
             return existing[self.step]
         return save_checkpoint(self.state_dict(), folder, self.step, keep=self.cfg.keep_checkpoints)
+
+
+class stop_on_ctrl_c:
+    """Turns the first Ctrl-C into a request to stop after the current step (a second one stops at
+    once). Only in the main thread, where Python delivers signals."""
+
+    def __enter__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nCtrl-C: stopping after this step and saving a checkpoint (Ctrl-C again to stop now)")
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 @dataclass
