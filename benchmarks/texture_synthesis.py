@@ -48,7 +48,12 @@ def main() -> int:
     from ganforge.tools.feature_hooks import capture
     from ganforge.tools.feature_nets import VGG_ARCHS
     from ganforge.tools.image_io import center_crop, load_image, resize_short_side
-    from ganforge.tools.stylize import gram_matrix, median_filtered_noise, style_loss, stylize
+    from ganforge.tools.stylize import (
+        gram_matrix,
+        median_filtered_noise,
+        style_loss,
+        stylize,
+    )
 
     torch.manual_seed(args.seed)
     device = resolve_device(args.device)
@@ -83,7 +88,7 @@ def main() -> int:
         synth_feats = capture(fn.net, fn.prepare(result.images.to(device)), fn.style_layers)
         noise = median_filtered_noise(tuple(result.images.shape), args.seed).to(device)
         noise_feats = capture(fn.net, fn.prepare(noise), fn.style_layers)
-        print(f"   Gram distance (sum over layers of the MSE of Gram matrices, unscaled) to each texture:")
+        print("   Gram distance (sum over layers of the MSE of Gram matrices, unscaled) to each texture:")
         print(f"   {'':>10} {'synthesised':>12} {'noise start':>12} {args.texture + ' itself':>14}")
         distances = {}
         for name, image in textures.items():

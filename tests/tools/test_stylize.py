@@ -183,6 +183,17 @@ def test_lbfgs_decreases_the_loss_on_a_tiny_image():
     assert result.images.shape == (1, 3, 16, 16) and 0 <= result.images.min() and result.images.max() <= 1
 
 
+def test_adam_and_content_init():
+    fn = tiny_feature_net()
+    content, style = texture("chelsea", 16)[..., :16], texture("grass", 16)
+    result = stylize(fn, content, style, init="content", optimizer="adam", steps=3, progress=False)
+    assert result.history[0]["content"] == 0.0 and result.history[0]["style"] > 0  # starts at the photo
+    assert (result.iterations, result.evaluations) == (3, 3)
+    assert result.final["objective"] < result.history[0]["objective"]
+    with pytest.raises(ConfigError, match="--init content needs a content image"):
+        stylize(fn, None, style, init="content", steps=1, progress=False)
+
+
 def test_texture_synthesis_matches_the_texture_gram_statistics():
     """Offline proof with a fixed random network: the Gram loss falls by orders of magnitude, and the
     synthesised texture's Gram matrices are closer to brick's than to grass's or gravel's."""

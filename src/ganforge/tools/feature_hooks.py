@@ -57,7 +57,7 @@ class FeatureHooks:
 
         return hook
 
-    def __enter__(self) -> "FeatureHooks":
+    def __enter__(self) -> FeatureHooks:
         self._handles = [m.register_forward_hook(self._hook_for(n)) for n, m in self.modules.items()]
         return self
 

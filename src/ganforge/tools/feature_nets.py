@@ -8,6 +8,7 @@ those (the deepest when there are fewer) for content.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 from collections import OrderedDict
@@ -69,7 +70,7 @@ class FeatureNet:
                 f"input, so the image needs sides of at least {need} pixels (raise --size, or choose shallower layers)"
             )
 
-    def to(self, device) -> "FeatureNet":
+    def to(self, device) -> FeatureNet:
         self.net.to(device)
         return self
 
@@ -183,7 +184,7 @@ def layers_before_downsampling(net: nn.Module, probe: torch.Tensor) -> list[str]
         outputs = [(n, f.shape[-2:]) for n, f in hooks.features.items() if torch.is_tensor(f) and f.dim() == 4]
     return [
         name
-        for (name, hw), (_, next_hw) in zip(outputs, outputs[1:])
+        for (name, hw), (_, next_hw) in itertools.pairwise(outputs)
         if next_hw[0] < hw[0] or next_hw[1] < hw[1]
     ]
 

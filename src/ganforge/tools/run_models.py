@@ -49,7 +49,7 @@ def _load_discriminator(run_dir: str, device: str) -> RunNetwork:
     run = load_run(run_dir, device=device)
     if run.kind != "image":
         raise ConfigError(f"{run_dir} models 2D points, not images: there are no pixels to explain")
-    channels, height, width = run.shape
+    channels, height, _ = run.shape
     return RunNetwork(run.D.eval(), "discriminator", channels, height, None, f"the discriminator of {run_dir} (step {run.step})")
 
 

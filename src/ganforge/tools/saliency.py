@@ -63,7 +63,8 @@ def saliency_maps(model: nn.Module, images: torch.Tensor, target: int | torch.Te
 
 def draw_saliency(images: torch.Tensor, maps: torch.Tensor, titles: list[str], path: str, dpi: int = 100) -> None:
     """Save a figure: the images (in [0, 1], (N, C, H, W)) on top, their saliency maps below."""
-    from matplotlib.figure import Figure  # not pyplot: no global figure state, no GUI backend
+    # Not pyplot: no global figure state, no GUI backend.
+    from matplotlib.figure import Figure
 
     n = len(images)
     fig = Figure(figsize=(2.2 * n, 4.6))

@@ -20,8 +20,8 @@ the minimiser is unchanged. The loss terms reported are the scaled, weighted one
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from tqdm.auto import tqdm
