@@ -12,7 +12,8 @@ from .errors import CheckpointError, ConfigError
 from .nets import build_models
 from .train.checkpoint import load_checkpoint
 from .train.ema import make_ema
-from .train.engine import TrainResult, Trainer, resolve_device
+from .devices import resolve_device
+from .train.engine import TrainResult, Trainer
 from .train.rundir import claim_run_dir, new_run_dir, require_run_dir, slug
 
 DEFAULT_RUNS_ROOT = "runs"

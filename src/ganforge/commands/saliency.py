@@ -47,7 +47,7 @@ def load_images(paths: list[str], channels: int, resolution: int) -> torch.Tenso
 def run(args) -> int:
     from ..tools.run_models import load_run_network
     from ..tools.saliency import draw_saliency, saliency_maps
-    from .stylize import resolve_device
+    from ..devices import resolve_device
 
     device = resolve_device(args.device)
     net = load_run_network(args.run_dir, device=str(device))

@@ -11,6 +11,7 @@ import os
 import torch
 
 from ..errors import ConfigError, DataError
+from ..devices import resolve_device
 
 EPILOG = """\
 images: files, or bundled names that work offline: astronaut, chelsea, coffee, rocket,
@@ -56,18 +57,6 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device '{name}'; valid: auto, cpu, cuda, cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{name}' asked for, but torch sees no CUDA device here; use --device cpu")
-    return device
 
 
 def build_feature_net(network: str, weights: str | None, random_weights: bool, device: torch.device):

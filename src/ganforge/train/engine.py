@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 from .. import config as config_mod
 from ..config import Config
 from ..data import get_dataset
-from ..errors import ConfigError, GanforgeError
+from ..devices import resolve_device
+from ..errors import GanforgeError
 from ..losses import clip_weights, get_loss, gradient_penalty, r1_penalty
 from ..nets import build_models
 from .batches import BatchStream
@@ -34,15 +35,6 @@ from .monitors import Monitor
 from .optim import build_course
 from .samples import save_samples
 from .stats import JsonlWriter, StatsWindow, finite
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{name}' asked for, but torch sees no CUDA device; use device=cpu")
-    return device
 
 
 @dataclass

@@ -27,20 +27,12 @@ from ...train.checkpoint import list_checkpoints, load_checkpoint, rng_state, sa
 from ...train.rundir import claim_run_dir, new_run_dir, require_run_dir
 from ...train.schedule import Phase, PhasedOptimizer, Schedule, build_schedule
 from .config import RESUMABLE_KEYS, ClassifyConfig, config_from_dict, config_to_dict, schedule_spec, write_config
+from ...devices import resolve_device
 from .data import LabelledImages, flip_and_crop, load_labelled
 from .models import ANY_SIZE, build_classifier
 from .report import Evaluation, evaluate, save_confusion_matrix
 
 DEFAULT_RUNS_ROOT = "runs"
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device '{name}' asked for, but torch sees no CUDA device; use --device cpu")
-    return device
 
 
 def train_step(model: nn.Module, optimizer, scaler, x, y, amp: bool, label_smoothing: float = 0.0) -> torch.Tensor:
