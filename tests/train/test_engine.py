@@ -75,7 +75,7 @@ def test_resume_equals_training_straight_through(tmp_path, tiny_overrides, prese
     """2N steps straight == N steps + resume + N steps: same weights, optimizer states and EMA."""
     base = dict(tiny_overrides, steps=6, model={"g": {"width": 8}, "d": {"width": 8}}, **extra)
     base.update(ckpt_every=100, sample_every=100, log_every=3)
-    straight = train(resolve_config(preset, [base]), out=str(tmp_path / "straight"), progress=False)
+    train(resolve_config(preset, [base]), out=str(tmp_path / "straight"), progress=False)
     half = train(resolve_config(preset, [dict(base, steps=3)]), out=str(tmp_path / "half"), progress=False)
     assert half.step == 3
     resumed = resume(str(tmp_path / "half"), [{"steps": 6}], progress=False)

@@ -1,7 +1,6 @@
 """`ganforge presets | datasets | models | losses`: what exists, one line each."""
 from __future__ import annotations
 
-import argparse
 
 
 def _presets():
