@@ -93,6 +93,15 @@ class Config:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     workers: int = 0  # DataLoader worker processes (folder datasets)
+    pin_memory: bool = True  # page-locked batches for asynchronous host-to-GPU copies (CUDA only)
+    prefetch_factor: int = 2  # batches each worker prepares ahead (with workers > 0)
+    cache_images: bool = False  # decode an image folder once into a cached uint8 tensor file (data/cache.py)
+
+    # Speed (README "Speed options"); each leaves results equal to fp32 eager within float tolerance
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + a GradScaler per network; CUDA)
+    channels_last: bool = False  # NHWC memory layout for 4-D weights and image batches
+    compile: bool = False  # torch.compile G and D for the training steps (eager, with a warning, where unavailable)
+    fused_optimizers: bool = True  # torch's fused Adam/AdamW/SGD kernels where the device has them
     threads: int = 0  # torch CPU threads; 0 = torch's default
     log_every: int = 50
     sample_every: int = 500
@@ -118,6 +127,10 @@ RESUMABLE_KEYS = {
     "eval_every", "eval_metrics", "eval_n", "eval_evaluator", "eval_inception_weights", "best_metric", "diagnose",
 }  # fmt: skip
 RESUMABLE_KEYS |= {"tensorboard", "report_every"}  # seeing training changes no step's maths
+# Speed options that change results only by float rounding, as device and threads do. Not here:
+# precision (bf16 keeps 3 significant digits: a resumed bf16 run is a different computation),
+# fused_optimizers (a saved optimizer keeps its implementation), cache_images (uint8 rounding of inputs).
+RESUMABLE_KEYS |= {"pin_memory", "prefetch_factor", "channels_last", "compile"}
 
 
 def _closest(name: str, valid: list[str]) -> str:

@@ -31,6 +31,9 @@ def register(sub) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None, help="TensorBoard events in RUN/tensorboard (default: on when the tensorboard package is installed)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (config precision; fp16 needs CUDA)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="NHWC memory layout (config channels_last)")
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile G and D (config compile)")
     p.add_argument("--report-every", type=int, metavar="STEPS", help="rewrite RUN/report.html every STEPS steps and at the end (config report_every)")
     p.set_defaults(func=run)
 
@@ -40,6 +43,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[dict]:
         "data": args.data, "data_root": args.data_root, "image_size": args.image_size, "steps": args.steps,
         "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
         "tensorboard": args.tensorboard, "report_every": args.report_every,
+        "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
     }  # fmt: skip
     return [{k: v for k, v in flags.items() if v is not None}]
 

@@ -6,6 +6,9 @@ A paper's algorithm is a list of phases (`Trainer.algorithm`): for every generat
   G phase:             minimise the paper's G objective through a frozen D
 Losses own the maths (ganforge.losses); this loop owns devices, backward, stepping, EMA, statistics,
 sample grids and checkpoints. One "step" is one generator update, as in the papers.
+Speed options keep to small modules: precision.py (autocast, fp16 loss scaling), compile.py
+(torch.compile), the fused optimizers of optim.py and the data pipeline of batches.py. Statistics stay
+tensors on the device until a logging tick: no step waits for the device.
 """
 from __future__ import annotations
 
@@ -24,15 +27,18 @@ from tqdm.auto import tqdm
 from .. import config as config_mod
 from ..config import Config
 from ..data import get_dataset
+from ..data.cache import cache_decoded_images
 from ..devices import resolve_device
 from ..errors import GanforgeError
 from ..losses import clip_weights, get_loss, gradient_penalty, r1_penalty
 from ..nets import build_models
 from .batches import BatchStream
 from .checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
+from .compile import compile_module
 from .ema import make_ema
 from .monitors import Monitor
 from .optim import build_course
+from .precision import Precision
 from .samples import save_samples
 from .stats import JsonlWriter, StatsWindow, finite
 
@@ -58,16 +64,30 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         seed_everything(cfg.seed)
 
+        self.precision = Precision(cfg.precision, self.device)  # first: a refused precision builds nothing
+
         self.data = get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root)
+        if cfg.cache_images:
+            self.data = cache_decoded_images(self.data)
         self.loss = get_loss(cfg.loss)
         G, D = build_models(cfg.model, self.data.shape(), self.data.kind)
-        self.G, self.D = G.to(self.device), D.to(self.device)
+        # channels_last (NHWC) moves only 4-D weights; state_dict keys and values stay the eager ones.
+        memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
+        self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
+        # The steps call G_train/D_train: compiled wrappers sharing G's and D's weights when cfg.compile.
+        # Checkpoints, EMA and sampling use the bare G and D.
+        self.G_train, self.D_train = (compile_module(m, self.device) for m in (self.G, self.D)) if cfg.compile else (self.G, self.D)
         # Each network's optimizer over training: constant, or phases (schedule_g / schedule_d) that
         # set lr and momentum per generator step and may switch optimizer (TTUR, linear decay...).
-        self.course_G = build_course(cfg.opt_g, cfg.schedule_g, self.G.parameters(), cfg.steps, "g")
-        self.course_D = build_course(cfg.opt_d, cfg.schedule_d, self.D.parameters(), cfg.steps, "d")
+        fused = dict(fused=cfg.fused_optimizers, device_type=self.device.type)
+        self.course_G = build_course(cfg.opt_g, cfg.schedule_g, self.G.parameters(), cfg.steps, "g", **fused)
+        self.course_D = build_course(cfg.opt_d, cfg.schedule_d, self.D.parameters(), cfg.steps, "d", **fused)
         self.G_ema = make_ema(self.G, cfg.ema_half_life)
-        self.batches = BatchStream(self.data.dataset, cfg.batch_size, cfg.seed, self.device, cfg.workers)
+        self.batches = BatchStream(
+            self.data.dataset, cfg.batch_size, cfg.seed, self.device, cfg.workers,
+            pin_memory=cfg.pin_memory, prefetch_factor=cfg.prefetch_factor,
+            memory_format=memory_format if self.data.kind == "image" else torch.preserve_format,
+        )  # fmt: skip
         # The fixed noise of the sample grids comes from its own generator: drawing it touches no RNG
         # that training uses.
         fixed = torch.Generator().manual_seed(cfg.seed + 2**20)
@@ -115,33 +135,35 @@ class Trainer:
         c = self.cfg
         real, _ = self.batches.next()
         z = self.noise(len(real))
-        if c.reuse_fake:  # keep G's graph: the G phase reuses this batch (as pytorch/examples does)
-            fake = self.G(z)
-            self._last_fake = fake
-        else:
-            with torch.no_grad():
-                fake = self.G(z)
-        real_in, fake_in = self.instance_noise(real), self.instance_noise(fake.detach())
-        r1_due = c.r1_weight > 0 and self.d_steps % c.r1_interval == 0
-        if r1_due:
-            real_in = real_in.detach().requires_grad_(True)
-        real_logits, fake_logits = self.D(real_in), self.D(fake_in)
-        out = self.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)
-        loss = out["loss"]
-        stats = {"Loss/D": loss}
-        if c.gp_weight > 0:
-            gp = gradient_penalty(self.D, real_in, fake_in)
-            loss = loss + c.gp_weight * gp
-            stats["Loss/D/gp"] = gp
-        if r1_due:
-            # Lazy regularization (Karras et al. 2020): every k-th step, scaled by k.
-            r1 = r1_penalty(real_logits, real_in)
-            loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1
-            stats["Loss/D/r1"] = r1
+        G, D = self.G_train, self.D_train
+        with self.precision.autocast():
+            if c.reuse_fake:  # keep G's graph: the G phase reuses this batch (as pytorch/examples does)
+                fake = G(z)
+                self._last_fake = fake
+            else:
+                with torch.no_grad():
+                    fake = G(z)
+            real_in, fake_in = self.instance_noise(real), self.instance_noise(fake.detach())
+            r1_due = c.r1_weight > 0 and self.d_steps % c.r1_interval == 0
+            if r1_due:
+                real_in = real_in.detach().requires_grad_(True)
+            real_logits, fake_logits = D(real_in), D(fake_in)
+            out = self.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)
+            loss = out["loss"]
+            stats = {"Loss/D": loss}
+            if c.gp_weight > 0:
+                gp = gradient_penalty(D, real_in, fake_in)
+                loss = loss + c.gp_weight * gp
+                stats["Loss/D/gp"] = gp
+            if r1_due:
+                # Lazy regularization (Karras et al. 2020): every k-th step, scaled by k.
+                r1 = r1_penalty(real_logits, real_in)
+                loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1
+                stats["Loss/D/r1"] = r1
         opt_D = self.course_D.prepare(self.step)
         opt_D.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_D.step()
+        self.precision.backward("D", loss)
+        self.precision.step("D", opt_D)
         if c.clip_value > 0:
             clip_weights(self.D, c.clip_value)
         self.d_steps += 1
@@ -153,18 +175,19 @@ class Trainer:
     def g_step(self) -> dict:
         """minimise the G objective (non-saturating: maximise log D(G(z))) with D frozen."""
         fake, self._last_fake = self._last_fake, None
-        if fake is None:
-            fake = self.G(self.noise(self.cfg.batch_size))
         opt_G = self.course_G.prepare(self.step)
         self.D.requires_grad_(False)  # no gradients for D's weights in G's phase: less work
         try:
-            fake_logits = self.D(self.instance_noise(fake))
-            out = self.loss.g(fake_logits)
+            with self.precision.autocast():
+                if fake is None:
+                    fake = self.G_train(self.noise(self.cfg.batch_size))
+                fake_logits = self.D_train(self.instance_noise(fake))
+                out = self.loss.g(fake_logits)
             opt_G.zero_grad(set_to_none=True)
-            out["loss"].backward()
+            self.precision.backward("G", out["loss"])
         finally:
             self.D.requires_grad_(True)
-        opt_G.step()
+        self.precision.step("G", opt_G)
         if self.G_ema is not None and self.step >= self.cfg.ema_start:
             self.G_ema.update_parameters(self.G)
         return {"Loss/G": out["loss"]}
@@ -278,6 +301,7 @@ class Trainer:
             "opt_D": self.course_D.state_dict(),
             "batches": self.batches.state_dict(),
             "rng": rng_state(),
+            **self.precision.state_dict(),  # scaler_G, scaler_D under fp16
         }
 
     def load_state(self, state: dict) -> None:
@@ -288,6 +312,7 @@ class Trainer:
         self.course_G.load_state_dict(state["opt_G"])
         self.course_D.load_state_dict(state["opt_D"])
         self.batches.load_state_dict(state["batches"])
+        self.precision.load_state_dict(state)
         self.step, self.d_steps = state["step"], state["d_steps"]
         set_rng_state(state["rng"])
 

@@ -143,10 +143,11 @@ class Phase:
         """Phases with equal keys share one optimizer (and its state) when they follow each other."""
         return (self.optimizer, repr(sorted(self.opt_args.items())))
 
-    def build_optimizer(self, params: Iterable) -> torch.optim.Optimizer:
-        """A fresh optimizer of this phase's kind over `params`, at the phase's starting lr and momentum."""
+    def build_optimizer(self, params: Iterable, extra_kwargs: dict | None = None) -> torch.optim.Optimizer:
+        """A fresh optimizer of this phase's kind over `params`, at the phase's starting lr and momentum;
+        `extra_kwargs` (e.g. fused=True) are implementation choices the phase's own arguments override."""
         kind = OPTIMIZERS.get(self.optimizer)
-        kwargs = dict(self.opt_args)
+        kwargs = {**(extra_kwargs or {}), **self.opt_args}
         kwargs["lr"] = self.lr[0]
         if self.momentum is not None:
             if kind.momentum_key == "betas":
@@ -474,8 +475,10 @@ class PhasedOptimizer:
     a new phase included) continues exactly as training straight through would.
     """
 
-    def __init__(self, schedule: Schedule, params: Iterable):
+    def __init__(self, schedule: Schedule, params: Iterable, extra_kwargs: Callable[[type], dict] | None = None):
         self.schedule = schedule
+        # optimizer class -> keyword arguments of its implementation (the trainer's fused=True)
+        self.extra_kwargs = extra_kwargs or (lambda cls: {})
         self.params = list(params)  # a generator would be used up by the first optimizer
         self.optimizer: torch.optim.Optimizer | None = None
         self.segment: int | None = None
@@ -484,10 +487,14 @@ class PhasedOptimizer:
         """The optimizer for `step`, with that step's lr and momentum set."""
         segment = self.schedule.segment_at(step)
         if segment != self.segment:
-            self.optimizer = self.schedule.phases[segment].build_optimizer(self.params)
+            self.optimizer = self._build(segment)
             self.segment = segment
         self.schedule.apply(self.optimizer, step)
         return self.optimizer
+
+    def _build(self, segment: int) -> torch.optim.Optimizer:
+        phase = self.schedule.phases[segment]
+        return phase.build_optimizer(self.params, self.extra_kwargs(OPTIMIZERS.get(phase.optimizer).cls))
 
     def state_dict(self) -> dict:
         return {
@@ -502,7 +509,7 @@ class PhasedOptimizer:
             return
         if segment >= len(self.schedule.phases) or self.schedule.segments[segment] != segment:
             raise CheckpointError(f"the saved optimizer belongs to phase {segment + 1}, which this schedule lacks")
-        optimizer = self.schedule.phases[segment].build_optimizer(self.params)
+        optimizer = self._build(segment)
         try:
             optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError) as e:
