@@ -2,6 +2,7 @@
 scripts count), on the current device, with peak memory.
 
   python benchmarks/step_speed.py [--threads N] [--iters N] [--cases dcgan64,mlp28,...]
+                                  [--precision fp32|bf16|fp16] [--channels-last] [--compile] [--no-fused]
 
 Cases (equal architecture and batch to the implementations people copy):
   dcgan64  DCGAN 64x64 RGB, batch 64, nz/ngf/ndf 100/64/64   (pytorch/examples dcgan/main.py)
@@ -32,8 +33,10 @@ CASES = {
     # reuse_fake as gan.py does (its D step reuses the batch its G step made).
     "mlp28-pg": ("gan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "reuse_fake": True, "model": {
         "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}}}),
-    "wgangp28-pg": ("wgan-gp", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "model": {"name": "mlp",
-        "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}}}),
+    "wgangp28-pg": ("gan", {"data": "fake", "image_size": 28, "channels": 1, "batch_size": 64, "model": {
+        "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}},
+        "loss": "wasserstein", "gp_weight": 10.0, "n_critic": 5,
+        "opt_g": {"lr": 1e-4, "betas": [0.0, 0.9]}, "opt_d": {"lr": 1e-4, "betas": [0.0, 0.9]}}),
 }
 
 
@@ -41,9 +44,10 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(case: str, iters: int, warmup: int, device: str) -> dict:
+def measure(case: str, iters: int, warmup: int, device: str, options: dict | None = None) -> dict:
+    """`options`: config keys of the speed options (precision, channels_last, compile, fused_optimizers)."""
     preset, overrides = CASES[case]
-    cfg = merge(resolve_config(preset, [overrides]), {"device": device})
+    cfg = merge(resolve_config(preset, [overrides]), {"device": device, **(options or {})})
     trainer = Trainer(cfg, progress=False)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     if trainer.device.type == "cuda":
@@ -75,12 +79,18 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile G and D (compiles during --warmup)")
+    p.add_argument("--no-fused", action="store_true", help="torch's default (foreach) optimizers, not the fused ones")
     args = p.parse_args()
+    options = {"precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
+               "fused_optimizers": not args.no_fused}  # fmt: skip
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}")
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, {options}")
     for case in args.cases.split(","):
-        r = measure(case, args.iters, args.warmup, args.device)
+        r = measure(case, args.iters, args.warmup, args.device, options)
         # ru_maxrss is the process's peak so far: on a CPU, cases run later include earlier peaks.
         print(f"{r['case']:<8} {r['img/s']:8.1f} img/s  {r['it/s']:6.2f} it/s  peak {r['peak_MiB']:7.0f} MiB")
 
