@@ -12,7 +12,7 @@ memory when the device is CUDA and `pin_memory` is on, so the copy to the device
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler

@@ -79,7 +79,7 @@ class Trainer:
         self.G_train, self.D_train = (compile_module(m, self.device) for m in (self.G, self.D)) if cfg.compile else (self.G, self.D)
         # Each network's optimizer over training: constant, or phases (schedule_g / schedule_d) that
         # set lr and momentum per generator step and may switch optimizer (TTUR, linear decay...).
-        fused = dict(fused=cfg.fused_optimizers, device_type=self.device.type)
+        fused = {"fused": cfg.fused_optimizers, "device_type": self.device.type}
         self.course_G = build_course(cfg.opt_g, cfg.schedule_g, self.G.parameters(), cfg.steps, "g", **fused)
         self.course_D = build_course(cfg.opt_d, cfg.schedule_d, self.D.parameters(), cfg.steps, "d", **fused)
         self.G_ema = make_ema(self.G, cfg.ema_half_life)
