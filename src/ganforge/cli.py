@@ -29,6 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(argv)  # the words as typed: `train --nproc K` hands them on to torchrun
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if not argv else 2

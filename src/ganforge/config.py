@@ -103,6 +103,7 @@ class Config:
     compile: bool = False  # torch.compile G and D for the training steps (eager, with a warning, where unavailable)
     fused_optimizers: bool = True  # torch's fused Adam/AdamW/SGD kernels where the device has them
     threads: int = 0  # torch CPU threads; 0 = torch's default
+    sync_batchnorm: bool = False  # many processes: BatchNorm over the global batch (SyncBatchNorm; CUDA only)
     log_every: int = 50
     sample_every: int = 500
     ckpt_every: int = 1000

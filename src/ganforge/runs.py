@@ -8,12 +8,13 @@ import torch
 
 from . import config as config_mod
 from .config import RESUMABLE_KEYS, Config
+from .devices import resolve_device
 from .errors import CheckpointError, ConfigError
 from .nets import build_models
+from .train import distributed
 from .train.checkpoint import load_checkpoint
 from .train.ema import make_ema
-from .devices import resolve_device
-from .train.engine import TrainResult, Trainer
+from .train.engine import Trainer, TrainResult
 from .train.rundir import claim_run_dir, new_run_dir, require_run_dir, slug
 
 DEFAULT_RUNS_ROOT = "runs"
@@ -31,9 +32,10 @@ def train(
     if run_dir is not None and os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
         claim_run_dir(run_dir)  # raises: never overwrite an existing run
     trainer = Trainer(cfg, progress=progress, monitors=_monitors(cfg, monitors))
-    run_dir = claim_run_dir(run_dir) if run_dir else new_run_dir(runs_root, cfg.preset, slug(cfg.data))
-    config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
-    return trainer.train(run_dir)
+    if trainer.world.is_main:  # many processes (torchrun): rank 0 alone makes and writes the run folder
+        run_dir = claim_run_dir(run_dir) if run_dir else new_run_dir(runs_root, cfg.preset, slug(cfg.data))
+        config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
+    return _train(trainer, run_dir or "")
 
 
 def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, monitors=()) -> TrainResult:
@@ -50,9 +52,18 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, moni
             "a resumed run keeps its hyperparameters; these differ from the checkpoint: "
             + "; ".join(changed) + f". Only {', '.join(sorted(RESUMABLE_KEYS))} may change (or start a new run)."
         )
-    config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
     trainer = Trainer(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
-    return trainer.train(run_dir)
+    if trainer.world.is_main:
+        config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
+    return _train(trainer, run_dir)
+
+
+def _train(trainer: Trainer, run_dir: str) -> TrainResult:
+    """Train; under torchrun, wait for every rank at the end and leave the process group. (On an error
+    the process exits without waiting: torchrun then stops the other ranks.)"""
+    result = trainer.train(run_dir)
+    distributed.teardown()
+    return result
 
 
 def _monitors(cfg: Config, extra) -> list:

@@ -1,12 +1,21 @@
-"""`ganforge train`: train a preset on a dataset (the default: DCGAN on bundled MNIST, CPU minutes)."""
+"""`ganforge train`: train a preset on a dataset (the default: DCGAN on bundled MNIST, CPU minutes).
+
+`--nproc K` starts K processes through torchrun (DistributedDataParallel, ganforge.train.distributed):
+the same command under `python -m torch.distributed.run --standalone --nproc_per_node K -m ganforge`.
+"""
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 
 from .. import config as config_mod
+from ..errors import ConfigError
 from ..presets import DEFAULT_PRESET, resolve_config
 from ..report.monitors import SeeingMonitor, seeing_monitors
 from ..runs import DEFAULT_RUNS_ROOT, resume, train
+from ..train.distributed import World, env_world
 
 
 def register(sub) -> None:
@@ -35,6 +44,7 @@ def register(sub) -> None:
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="NHWC memory layout (config channels_last)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile G and D (config compile)")
     p.add_argument("--report-every", type=int, metavar="STEPS", help="rewrite RUN/report.html every STEPS steps and at the end (config report_every)")
+    p.add_argument("--nproc", type=int, metavar="K", help="train with K processes on this machine (DistributedDataParallel through torchrun: one GPU each, or CPU processes with gloo); --batch-size stays the global batch")
     p.set_defaults(func=run)
 
 
@@ -50,6 +60,12 @@ def _flag_overrides(args: argparse.Namespace) -> list[dict]:
 
 def run(args: argparse.Namespace) -> int:
     overrides = [config_mod.parse_override(o) for o in args.overrides] + _flag_overrides(args)
+    if args.nproc is not None and not args.dry_run:
+        if args.nproc < 1:
+            raise ConfigError(f"--nproc {args.nproc}: give at least 1 process")
+        if args.nproc > 1:
+            cfg = config_mod.from_dict(_resumed_config(args.resume)) if args.resume else resolve_config(args.preset, overrides)
+            return launch(args.argv, args.nproc, args.device or cfg.device, cfg.batch_size)
     if args.resume:
         if args.dry_run:
             print(open(f"{args.resume}/config.yaml").read(), end="")
@@ -61,6 +77,37 @@ def run(args: argparse.Namespace) -> int:
             print(config_mod.dump_yaml(cfg), end="")
             return 0
         result = train(cfg, out=args.out, runs_root=args.runs_root, progress=not args.no_progress, monitors=seeing_monitors(cfg))
-    print(f"run folder:   {result.run_dir}")
-    print(f"final grid:   {result.final_samples}")
+    if env_world().is_main:
+        print(f"run folder:   {result.run_dir}")
+        print(f"final grid:   {result.final_samples}")
     return 0
+
+
+def _resumed_config(run_dir: str) -> dict:
+    import yaml
+
+    with open(os.path.join(run_dir, "config.yaml")) as f:
+        return yaml.safe_load(f)
+
+
+def launch(argv: list[str], nproc: int, device: str, batch_size: int) -> int:
+    """Run this command again as `nproc` torchrun processes on this machine; their exit status.
+
+    More processes than devices is an error, not a silent slowdown: on CUDA each process needs its own
+    GPU; on CPUs each needs at least one core (each process gets cores / nproc torch threads)."""
+    import torch
+
+    if env_world().enabled:
+        raise ConfigError("--nproc under torchrun: torchrun already started the processes; drop --nproc")
+    World(0, nproc).local_slice(batch_size)  # the global batch must split evenly: say so before starting
+    cuda = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+    have = torch.cuda.device_count() if cuda else os.cpu_count() or 1
+    if nproc > have:
+        what = f"{have} CUDA devices" if cuda else f"{have} CPU cores (device {device})"
+        raise ConfigError(f"--nproc {nproc} asks for more processes than this machine has {what}; use --nproc {have} or fewer")
+    words = [w for i, w in enumerate(argv) if not (w.startswith("--nproc=") or w == "--nproc" or (i and argv[i - 1] == "--nproc"))]
+    env = dict(os.environ)
+    if not cuda:  # share the cores: torchrun would otherwise give every process 1 thread
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "ganforge", *words]
+    return subprocess.call(command, env=env)

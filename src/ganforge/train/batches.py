@@ -9,6 +9,11 @@ That DataLoader reads an endless batch sampler (epoch after epoch), so it is bui
 for the whole run (what `persistent_workers` gives a loader rebuilt per epoch) and keep prefetching across
 epoch boundaries, `prefetch_factor` batches each ahead of training. Batches come in pinned (page-locked)
 memory when the device is CUDA and `pin_memory` is on, so the copy to the device runs asynchronously.
+
+Under DistributedDataParallel `batch_size` stays the global batch and every rank walks the same global
+order; rank r of K keeps the r-th K-th of each global batch (`part`). The K ranks' batches together are
+one process's batch, every sample is seen once per epoch across ranks, and the position saved in a
+checkpoint (epoch, global batch) resumes on any number of processes.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ class _EndlessBatches(Sampler):
     def __iter__(self) -> Iterator[list[int]]:
         epoch, position = self.epoch, self.position
         while True:
-            yield from (idx.tolist() for idx in self.stream.epoch_batches(epoch, position))
+            yield from (idx[self.stream.part].tolist() for idx in self.stream.epoch_batches(epoch, position))
             epoch, position = epoch + 1, 0
 
 
@@ -37,6 +42,7 @@ class BatchStream:
     def __init__(
         self, dataset: Dataset, batch_size: int, seed: int, device, workers: int = 0,
         pin_memory: bool = True, prefetch_factor: int = 2, memory_format=torch.preserve_format,
+        part: slice = slice(None),
     ):  # fmt: skip
         if len(dataset) < batch_size:
             from ..errors import DataError
@@ -46,6 +52,7 @@ class BatchStream:
         self.device, self.workers = torch.device(device), workers
         self.pin_memory = pin_memory and self.device.type == "cuda"  # pinning helps only host-to-GPU copies
         self.prefetch_factor, self.memory_format = prefetch_factor, memory_format
+        self.part = part  # this rank's slice of each global batch (all of it in one process)
         self.batches_per_epoch = len(dataset) // batch_size  # drop the last partial batch
         self.epoch, self.position = 0, 0
         self._iter = None

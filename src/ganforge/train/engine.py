@@ -9,6 +9,8 @@ sample grids and checkpoints. One "step" is one generator update, as in the pape
 Speed options keep to small modules: precision.py (autocast, fp16 loss scaling), compile.py
 (torch.compile), the fused optimizers of optim.py and the data pipeline of batches.py. Statistics stay
 tensors on the device until a logging tick: no step waits for the device.
+Many processes (torchrun): distributed.py; the steps call DDP-wrapped G_train/D_train, each rank trains
+on its slice of the global batch, and rank 0 alone writes files.
 """
 from __future__ import annotations
 
@@ -28,10 +30,10 @@ from .. import config as config_mod
 from ..config import Config
 from ..data import get_dataset
 from ..data.cache import cache_decoded_images
-from ..devices import resolve_device
 from ..errors import GanforgeError
 from ..losses import clip_weights, get_loss, gradient_penalty, r1_penalty
 from ..nets import build_models
+from . import distributed
 from .batches import BatchStream
 from .checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
 from .compile import compile_module
@@ -56,13 +58,17 @@ class Trainer:
     """Builds data, networks and optimizers from a Config and trains them in a run folder."""
 
     def __init__(self, cfg: Config, resume_state: dict | None = None, progress: bool = True, monitors=()):
-        self.cfg, self.progress = cfg, progress
-        self.monitors: list[Monitor] = list(monitors)
-        self.run_dir = ""
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.device = resolve_device(cfg.device)
-        seed_everything(cfg.seed)
+        # One process: (rank 0 of 1, cfg.device). Under torchrun: this rank's place and device.
+        self.world, self.device = distributed.setup(cfg.device)
+        # Files, progress and monitors are rank 0's: the other ranks only train.
+        self.cfg, self.progress = cfg, progress and self.world.is_main
+        self.monitors: list[Monitor] = list(monitors) if self.world.is_main else []
+        self.run_dir = ""
+        self.part = self.world.local_slice(cfg.batch_size)  # this rank's samples of each global batch
+        self.local_batch_size = self.part.stop - self.part.start
+        seed_everything(cfg.seed)  # the same seed on every rank: the same global draws
 
         self.precision = Precision(cfg.precision, self.device)  # first: a refused precision builds nothing
 
@@ -71,12 +77,21 @@ class Trainer:
             self.data = cache_decoded_images(self.data)
         self.loss = get_loss(cfg.loss)
         G, D = build_models(cfg.model, self.data.shape(), self.data.kind)
+        if cfg.sync_batchnorm:  # BatchNorm over the global batch, as one process would compute it
+            G, D = (distributed.sync_batchnorm(m, self.world, self.device) for m in (G, D))
         # channels_last (NHWC) moves only 4-D weights; state_dict keys and values stay the eager ones.
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
         self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
-        # The steps call G_train/D_train: compiled wrappers sharing G's and D's weights when cfg.compile.
-        # Checkpoints, EMA and sampling use the bare G and D.
-        self.G_train, self.D_train = (compile_module(m, self.device) for m in (self.G, self.D)) if cfg.compile else (self.G, self.D)
+        # The steps call G_train/D_train: DDP wrappers (many processes) and/or compiled ones (cfg.compile),
+        # sharing G's and D's weights. Checkpoints, EMA and sampling use the bare G and D. G's phase calls
+        # D_frozen, D without DDP: D is frozen there, so no gradient of D's needs averaging.
+        train_G, self.D_train = (distributed.wrap(m, self.world, self.device) for m in (self.G, self.D))
+        self.G_train, self.D_train, self.D_frozen = (
+            (compile_module(m, self.device) for m in (train_G, self.D_train, self.D))
+            if cfg.compile else (train_G, self.D_train, self.D)
+        )  # fmt: skip
+        if cfg.compile and not self.world.enabled:
+            self.D_frozen = self.D_train  # one compiled D is enough
         # Each network's optimizer over training: constant, or phases (schedule_g / schedule_d) that
         # set lr and momentum per generator step and may switch optimizer (TTUR, linear decay...).
         fused = {"fused": cfg.fused_optimizers, "device_type": self.device.type}
@@ -86,7 +101,7 @@ class Trainer:
         self.batches = BatchStream(
             self.data.dataset, cfg.batch_size, cfg.seed, self.device, cfg.workers,
             pin_memory=cfg.pin_memory, prefetch_factor=cfg.prefetch_factor,
-            memory_format=memory_format if self.data.kind == "image" else torch.preserve_format,
+            memory_format=memory_format if self.data.kind == "image" else torch.preserve_format, part=self.part,
         )  # fmt: skip
         # The fixed noise of the sample grids comes from its own generator: drawing it touches no RNG
         # that training uses.
@@ -117,7 +132,15 @@ class Trainer:
         return c.critic_boost_n_critic if boosted else c.n_critic
 
     def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.cfg.model.z_dim, device=self.device)
+        return self.randn_local(n, self.cfg.model.z_dim)
+
+    def randn_local(self, n: int, *shape: int) -> torch.Tensor:
+        """This rank's n rows of a global (n x world_size, *shape) normal draw: every rank draws the
+        whole of it (keeping the RNGs in step) and the ranks' parts together are one process's draw."""
+        if not self.world.enabled:
+            return torch.randn(n, *shape, device=self.device)
+        draw = torch.randn(n * self.world.world_size, *shape, device=self.device)
+        return draw[self.world.rank * n : (self.world.rank + 1) * n]
 
     def instance_noise(self, x: torch.Tensor) -> torch.Tensor:
         """Sønderby et al. 2016 / Arjovsky & Bottou 2017: blur both distributions with Gaussian noise
@@ -128,7 +151,9 @@ class Trainer:
         std = c.instance_noise
         if c.instance_noise_steps:
             std *= max(0.0, 1.0 - self.step / c.instance_noise_steps)
-        return x + std * torch.randn_like(x) if std > 0 else x
+        if std <= 0:
+            return x
+        return x + std * (self.randn_local(*x.shape).to(x.dtype) if self.world.enabled else torch.randn_like(x))
 
     def d_step(self) -> dict:
         """maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's D objective)."""
@@ -180,8 +205,8 @@ class Trainer:
         try:
             with self.precision.autocast():
                 if fake is None:
-                    fake = self.G_train(self.noise(self.cfg.batch_size))
-                fake_logits = self.D_train(self.instance_noise(fake))
+                    fake = self.G_train(self.noise(self.local_batch_size))
+                fake_logits = self.D_frozen(self.instance_noise(fake))
                 out = self.loss.g(fake_logits)
             opt_G.zero_grad(set_to_none=True)
             self.precision.backward("G", out["loss"])
@@ -201,9 +226,11 @@ class Trainer:
         """Train until cfg.steps generator steps, writing samples, stats and checkpoints to run_dir."""
         c = self.cfg
         self.run_dir = run_dir
-        self.stats_log = JsonlWriter(os.path.join(run_dir, "stats.jsonl"))
-        os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
-        self._save_reals()
+        writes = self.world.is_main  # rank 0 alone writes files
+        self.stats_log = JsonlWriter(os.path.join(run_dir, "stats.jsonl")) if writes else None
+        if writes:
+            os.makedirs(os.path.join(self.run_dir, "samples"), exist_ok=True)
+            self._save_reals()
         bar = tqdm(
             total=c.steps, initial=self.step, desc=f"{c.preset} {self.data.name}", unit="step",
             disable=not self.progress, dynamic_ncols=True, mininterval=0.5,
@@ -225,29 +252,32 @@ class Trainer:
                     last_tick, last_tick_step = now, self.step
                     record = self._log_tick(rate)
                     bar.set_postfix_str(self._postfix(record), refresh=False)
-                if self.step % c.sample_every == 0 or self.step == c.steps:
+                if writes and (self.step % c.sample_every == 0 or self.step == c.steps):
                     final_samples = self.save_sample_grid()
-                if self.step % c.ckpt_every == 0 or self.step == c.steps:
+                if writes and (self.step % c.ckpt_every == 0 or self.step == c.steps):
                     self.save_checkpoint()
                 if stop.requested:  # Ctrl-C: stop between steps, so the checkpoint resumes exactly
-                    path = self.save_checkpoint()
-                    tqdm.write(f"\ninterrupted at step {self.step}; saved {path}\ncontinue with: ganforge train --resume {self.run_dir}")
+                    if writes:
+                        path = self.save_checkpoint()
+                        tqdm.write(f"\ninterrupted at step {self.step}; saved {path}\ncontinue with: ganforge train --resume {self.run_dir}")
                     raise KeyboardInterrupt
-        if final_samples is None:  # resumed at the end already: nothing trained
+        if final_samples is None and writes:  # resumed at the end already: nothing trained
             final_samples = self.save_sample_grid()
         for monitor in self.monitors:
             monitor.on_end(self)
         return TrainResult(self.run_dir, self.step, final_samples)
 
     def _log_tick(self, rate: float) -> dict:
-        values = self.window.flush()
+        # Every rank's window, averaged over the ranks (one all-reduce per tick): losses of the global batch.
+        values = distributed.mean_over_ranks(self.window.flush(), self.world, self.device)
         lrs = {f"LR/{net}": c.optimizer.param_groups[0]["lr"] for net, c in (("G", self.course_G), ("D", self.course_D))}
         record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values, **lrs}
         try:  # monitors add entries (health, diagnoses, Eval/...) or stop training (the divergence guard)
             for monitor in self.monitors:
                 monitor.on_tick(self, record)
         finally:
-            self.stats_log.write(record)  # the tick that stopped training is logged too
+            if self.stats_log is not None:
+                self.stats_log.write(record)  # the tick that stopped training is logged too
         if not finite(values):  # a bare Trainer without the divergence guard: never train on NaN
             raise GanforgeError(f"training diverged at step {self.step}: non-finite losses; lower the learning rates")
         return record
