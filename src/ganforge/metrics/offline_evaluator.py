@@ -136,4 +136,6 @@ def load_offline_evaluator(data: str, cache_dir: str | None = None, data_root: s
             + "\n(a few CPU minutes, once per dataset version), or pass --inception-weights PATH"
         )
     facts = read_facts(folder)
-    return classifier_evaluator(os.path.join(folder, "classifier"), per_channel=facts["per_channel"], facts=facts, device=device)
+    # stacked-mnist shares mnist5k's cached classifier (whose facts say per_channel false): read per channel by data
+    per_channel = bool(facts["per_channel"]) or data in PER_CHANNEL_SOURCE
+    return classifier_evaluator(os.path.join(folder, "classifier"), per_channel=per_channel, facts=facts, device=device)
