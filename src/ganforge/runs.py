@@ -15,7 +15,7 @@ from .train import distributed
 from .train.checkpoint import load_checkpoint
 from .train.ema import make_ema
 from .train.engine import Trainer, TrainResult
-from .train.rundir import claim_run_dir, new_run_dir, require_run_dir, slug
+from .train.rundir import claim_run_dir, new_run_dir, refuse_existing_run, require_run_dir, slug
 
 DEFAULT_RUNS_ROOT = "runs"
 
@@ -29,8 +29,8 @@ def train(
     """
     # Build everything before claiming a folder, so a bad config leaves no empty run behind.
     run_dir = out if out else None
-    if run_dir is not None and os.path.exists(run_dir) and (not os.path.isdir(run_dir) or os.listdir(run_dir)):
-        claim_run_dir(run_dir)  # raises: never overwrite an existing run
+    if run_dir is not None:
+        refuse_existing_run(run_dir)
     trainer = Trainer(cfg, progress=progress, monitors=_monitors(cfg, monitors))
     if trainer.world.is_main:  # many processes (torchrun): rank 0 alone makes and writes the run folder
         run_dir = claim_run_dir(run_dir) if run_dir else new_run_dir(runs_root, cfg.preset, slug(cfg.data))

@@ -33,12 +33,17 @@ def new_run_dir(root: str, *name_parts: str) -> str:
             number += 1
 
 
-def claim_run_dir(path: str) -> str:
-    """Create `path` as a new run folder; an existing non-empty folder is never overwritten."""
+def refuse_existing_run(path: str) -> None:
+    """An error if `path` exists and is not an empty folder: an existing run is never overwritten."""
     if os.path.exists(path) and (not os.path.isdir(path) or os.listdir(path)):
         raise CheckpointError(
             f"{path} already exists; pick another --out, or continue that run with --resume {path}"
         )
+
+
+def claim_run_dir(path: str) -> str:
+    """Create `path` as a new run folder (refused if a run is already there)."""
+    refuse_existing_run(path)
     os.makedirs(path, exist_ok=True)
     return path
 
