@@ -118,8 +118,9 @@ def test_collapse_check_compares_with_real_diversity():
         def __init__(self, G):
             self.G = G
 
-        def sampling_generator(self):
-            return self.G
+        def fixed_samples(self):
+            with torch.no_grad():
+                return self.G(self.fixed_z)
 
     torch.testing.assert_close(diversity(torch.tensor([[0.0, 0.0], [3.0, 4.0]])), 5.0)
     check = CollapseCheck(ratio=0.25, window=1, warmup_steps=0)

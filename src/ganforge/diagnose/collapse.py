@@ -34,15 +34,8 @@ def real_diversity(dataset, n: int = REAL_SAMPLES, seed: int = 0) -> float:
     return diversity(x)
 
 
-@torch.no_grad()
 def fixed_noise_diversity(trainer) -> float:
-    G = trainer.sampling_generator()
-    was_training = G.training
-    G.eval()  # BatchNorm running statistics: the same samples the grids show, no state changed
-    try:
-        return diversity(G(trainer.fixed_z))
-    finally:
-        G.train(was_training)
+    return diversity(trainer.fixed_samples())  # the same samples the grids show
 
 
 class CollapseCheck:

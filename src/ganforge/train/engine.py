@@ -295,14 +295,19 @@ class Trainer:
         return self.G
 
     @torch.no_grad()
-    def save_sample_grid(self) -> str:
+    def fixed_samples(self) -> torch.Tensor:
+        """The sampling generator's images for the fixed noise, in eval mode (BatchNorm running
+        statistics): what the grids show, and no training state changes. Monitors use it too."""
         G = self.sampling_generator()
         was_training = G.training
-        G.eval()  # BatchNorm running statistics: sampling changes no state
+        G.eval()
         try:
-            samples = G(self.fixed_z)
+            return G(self.fixed_z)
         finally:
             G.train(was_training)
+
+    def save_sample_grid(self) -> str:
+        samples = self.fixed_samples()
         path = os.path.join(self.run_dir, "samples", f"step-{self.step:07d}.png")
         save_samples(samples, path, reference=self._reference_points())
         return path

@@ -77,15 +77,15 @@ class TensorBoardMonitor(Monitor):
     @torch.no_grad()
     def _d_logits_and_samples(self, trainer) -> torch.Tensor:
         """Histogram D's logits on the fixed real batch and the fixed noise's samples; returns the samples."""
-        G, D = trainer.sampling_generator(), trainer.D
-        modes = G.training, D.training
-        G.eval(), D.eval()  # BatchNorm: use running statistics, update none
+        fake = trainer.fixed_samples()  # eval mode, no state changed
+        D = trainer.D
+        was_training = D.training
+        D.eval()  # BatchNorm: use running statistics, update none
         try:
-            fake = G(trainer.fixed_z)
             real_logits = D(self._real_batch.to(trainer.device))
             fake_logits = D(fake)
         finally:
-            G.train(modes[0]), D.train(modes[1])
+            D.train(was_training)
         self.writer.add_histogram("D/logits_real", real_logits.float().cpu(), trainer.step)
         self.writer.add_histogram("D/logits_fake", fake_logits.float().cpu(), trainer.step)
         return fake.cpu()
