@@ -63,6 +63,8 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     # The algorithm
+    algorithm: str = "gan"  # `ganforge algorithms`: the paper's phases and networks (gan, infogan, cyclegan...)
+    algo: dict = field(default_factory=dict)  # that algorithm's own hyperparameters, checked against its Params
     loss: str = "nonsaturating"  # `ganforge losses`: minimax, nonsaturating, least-squares, wasserstein, hinge
     steps: int = 3000  # generator updates
     batch_size: int = 64
@@ -265,7 +267,7 @@ def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
     out = []
     for key in sorted(set(a) | set(b)):
         va, vb = a.get(key), b.get(key)
-        if isinstance(va, dict) and isinstance(vb, dict) and key not in ("g", "d"):
+        if isinstance(va, dict) and isinstance(vb, dict) and key not in ("g", "d", "algo"):
             out += differences(va, vb, f"{prefix}{key}.")
         elif va != vb:
             out.append(f"{prefix}{key}: {va!r} -> {vb!r}")

@@ -10,8 +10,9 @@ from . import config as config_mod
 from .config import RESUMABLE_KEYS, Config
 from .devices import resolve_device
 from .errors import CheckpointError, ConfigError
-from .nets import build_models
+from .data import DataSpec
 from .train import distributed
+from .train.algorithms import get_algorithm
 from .train.checkpoint import load_checkpoint
 from .train.ema import make_ema
 from .train.engine import Trainer, TrainResult
@@ -31,7 +32,7 @@ def train(
     run_dir = out if out else None
     if run_dir is not None:
         refuse_existing_run(run_dir)
-    trainer = Trainer(cfg, progress=progress, monitors=_monitors(cfg, monitors))
+    trainer = get_algorithm(cfg.algorithm)(cfg, progress=progress, monitors=_monitors(cfg, monitors))
     if trainer.world.is_main:  # many processes (torchrun): rank 0 alone makes and writes the run folder
         run_dir = claim_run_dir(run_dir) if run_dir else new_run_dir(runs_root, cfg.preset, slug(cfg.data))
         config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
@@ -52,7 +53,7 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, moni
             "a resumed run keeps its hyperparameters; these differ from the checkpoint: "
             + "; ".join(changed) + f". Only {', '.join(sorted(RESUMABLE_KEYS))} may change (or start a new run)."
         )
-    trainer = Trainer(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
+    trainer = get_algorithm(cfg.algorithm)(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
     if trainer.world.is_main:
         config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
     return _train(trainer, run_dir)
@@ -84,15 +85,19 @@ def latest_checkpoint(run_dir: str, which: str = "latest") -> str:
 
 @dataclass
 class LoadedRun:
-    """A trained run, ready to sample: config, G (the EMA copy when the run kept one), D, step."""
+    """A trained run, ready to sample: config, its networks by name, G (the sampling network: the EMA
+    copy when the run kept one), D, step, and the algorithm class that trained it."""
 
     run_dir: str
     config: Config
     G: torch.nn.Module
-    D: torch.nn.Module
+    D: torch.nn.Module | None
     step: int
     kind: str  # "image" or "points"
     shape: tuple
+    nets: dict
+    algorithm: type
+    num_classes: int = 0
 
 
 def load_run(run_dir: str, checkpoint: str = "latest", device: str = "cpu") -> LoadedRun:
@@ -101,31 +106,29 @@ def load_run(run_dir: str, checkpoint: str = "latest", device: str = "cpu") -> L
     state = load_checkpoint(latest_checkpoint(run_dir, checkpoint))
     if state.get("kind", "gan") != "gan":
         raise CheckpointError(f"{run_dir} is a {state.get('kind')} run, not a GAN run")
+    if "nets" not in state:
+        raise CheckpointError(f"{run_dir} was written by an older ganforge (checkpoint without 'nets'); retrain it")
     cfg = config_mod.from_dict(state["config"])
-    shape = tuple(state.get("data_shape") or _data_shape(cfg))
-    kind = "points" if len(shape) == 1 else "image"
-    G, D = build_models(cfg.model, shape, kind)
-    G.load_state_dict(state["G"])
-    D.load_state_dict(state["D"])
-    if state["G_ema"]:
+    spec = DataSpec.from_dict(state["data_spec"])
+    algorithm = get_algorithm(state.get("algorithm", cfg.algorithm))
+    nets = algorithm.build_networks(cfg, spec)
+    for name, net in nets.items():
+        net.load_state_dict(state["nets"][name])
+    G = nets.get("G")
+    if G is not None and state["G_ema"]:
         ema = make_ema(G, cfg.ema_half_life or 1.0)
         ema.load_state_dict(state["G_ema"])
         if int(ema.n_averaged) > 0:
-            G = ema.module
+            G = nets["G"] = ema.module
     device = resolve_device(device)
-    return LoadedRun(run_dir, cfg, G.to(device).eval(), D.to(device).eval(), state["step"], kind, shape)
-
-
-def _data_shape(cfg: Config) -> tuple:
-    from .data import get_dataset
-
-    return get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root).shape()
+    nets = {name: net.to(device).eval() for name, net in nets.items()}
+    return LoadedRun(run_dir, cfg, nets.get("G"), nets.get("D"), state["step"], spec.kind, spec.shape, nets, algorithm, spec.num_classes)
 
 
 @torch.no_grad()
-def generate(run: LoadedRun, n: int, seed: int = 0, batch_size: int = 256) -> torch.Tensor:
-    """n samples from the run's generator; the same seed gives the same samples."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, run.config.model.z_dim, generator=g)
-    device = next(run.G.parameters()).device
-    return torch.cat([run.G(chunk.to(device)).cpu() for chunk in z.split(batch_size)]) if n else z.new_zeros(0)
+def generate(run: LoadedRun, n: int, seed: int = 0, batch_size: int = 256, **options) -> torch.Tensor:
+    """n samples from the run's generator; the same seed gives the same samples. `options` are the
+    algorithm's own (e.g. a class for conditional runs)."""
+    if n == 0:
+        return torch.zeros(0, *run.shape)
+    return run.algorithm.generate(run, n, seed=seed, batch_size=batch_size, **options)

@@ -52,7 +52,7 @@ def stats(run_dir) -> list[dict]:
 
 def weights(run_dir, step) -> dict:
     state = load_checkpoint(os.path.join(run_dir, "checkpoints", f"ckpt-{step:07d}.pt"))
-    return {f"{net}.{k}": v for net in ("G", "D") for k, v in state[net].items()}
+    return {f"{net}.{k}": v for net in ("G", "D") for k, v in state["nets"][net].items()}
 
 
 def test_two_processes_train_as_one_with_the_global_batch(runs):
@@ -64,7 +64,7 @@ def test_two_processes_train_as_one_with_the_global_batch(runs):
     assert init_change > 1e-4
     state = load_checkpoint(os.path.join(two, "checkpoints", "ckpt-latest.pt"))
     assert state["batches"] == {"epoch": 0, "position": 2}  # the global position: 2 global batches
-    assert not any(k.startswith(("module.", "_orig_mod.")) for k in state["G"])  # bare modules, no DDP prefix
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in state["nets"]["G"])  # bare modules, no DDP prefix
     # Statistics are averaged over the ranks: the losses of the global batch, as one process logs them.
     for a, b in zip(stats(two), stats(one)[:2]):
         assert_close(a["Loss/D"], b["Loss/D"], rtol=1e-5, atol=1e-6)

@@ -29,7 +29,7 @@ def test_short_run_writes_config_stats_samples_and_checkpoints(tmp_path, tiny_ov
     assert {"Loss/D", "Loss/G", "D(x)", "D(G(z))", "it/s"} <= set(records[0])
     assert 0 < records[0]["D(x)"] < 1
     state = load_checkpoint(str(run / "checkpoints" / "ckpt-latest.pt"))
-    assert state["step"] == 4 and set(state) >= {"config", "G", "D", "G_ema", "opt_G", "opt_D", "rng", "batches"}
+    assert state["step"] == 4 and set(state) >= {"config", "nets", "G_ema", "opt_G", "opt_D", "rng", "batches"}
 
 
 @pytest.mark.parametrize("preset", list_presets())
@@ -60,7 +60,7 @@ def test_weight_clipping_holds_after_training(tmp_path, tiny_overrides):
 
 def _weights(path):
     state = load_checkpoint(path)
-    return {k: state[k] for k in ("G", "D", "G_ema", "opt_G", "opt_D")}
+    return {k: state[k] for k in ("nets", "G_ema", "opt_G", "opt_D")}
 
 
 @pytest.mark.parametrize("preset, extra", [

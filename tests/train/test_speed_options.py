@@ -77,7 +77,7 @@ def test_compile_equals_eager_and_checkpoints_the_bare_modules(tiny_overrides, f
     assert relative_error(delta, fp32[0]) < 1e-4
     assert_close(losses, fp32[1], rtol=1e-4, atol=1e-6)
     state = t.state_dict()
-    assert state["G"].keys() == fp32[2].G.state_dict().keys() and state["D"].keys() == fp32[2].D.state_dict().keys()
+    assert state["nets"]["G"].keys() == fp32[2].G.state_dict().keys() and state["nets"]["D"].keys() == fp32[2].D.state_dict().keys()
 
 
 def test_compile_unavailable_warns_and_trains_eagerly(tiny_overrides, monkeypatch):

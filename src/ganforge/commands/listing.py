@@ -1,4 +1,4 @@
-"""`ganforge presets | datasets | models | losses`: what exists, one line each."""
+"""`ganforge presets | datasets | models | losses | algorithms`: what exists, one line each."""
 from __future__ import annotations
 
 
@@ -27,7 +27,13 @@ def _losses():
     return [(name, LOSSES.get(name).citation) for name in LOSSES.list()]
 
 
-LISTINGS = {"presets": _presets, "datasets": _datasets, "models": _models, "losses": _losses}
+def _algorithms():
+    from ..train.algorithms import list_algorithms
+
+    return list_algorithms()
+
+
+LISTINGS = {"presets": _presets, "datasets": _datasets, "models": _models, "losses": _losses, "algorithms": _algorithms}
 
 
 def register(sub) -> None:

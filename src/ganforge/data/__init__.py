@@ -13,14 +13,14 @@ import os
 
 from ..errors import DataError
 from ..registry import Registry, unknown_name_message
-from .base import DataInfo, InMemoryImages, resize_images
+from .base import DataInfo, DataSpec, InMemoryImages, resize_images
 
 DATASETS: Registry = Registry("dataset")
 
 # Importing the modules registers their datasets.
 from . import bundled, folder, stacked, synthetic, torchvision_sets  # noqa: E402,F401
 
-__all__ = ["DATASETS", "DataInfo", "InMemoryImages", "get_dataset", "list_datasets", "resize_images"]
+__all__ = ["DATASETS", "DataInfo", "DataSpec", "InMemoryImages", "get_dataset", "list_datasets", "resize_images"]
 
 
 def list_datasets() -> list[tuple[str, str]]:

@@ -22,6 +22,23 @@ class InMemoryImages(Dataset):
         return self.images[i], int(self.labels[i])
 
 
+@dataclass(frozen=True)
+class DataSpec:
+    """What networks are built for: the data's shape, kind and number of classes. Checkpoints keep it,
+    so a run's networks can be rebuilt without its data."""
+
+    shape: tuple[int, ...]
+    kind: str  # "image" or "points"
+    num_classes: int = 0
+
+    def to_dict(self) -> dict:
+        return {"shape": list(self.shape), "kind": self.kind, "num_classes": self.num_classes}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataSpec":
+        return cls(tuple(d["shape"]), d["kind"], d.get("num_classes", 0))
+
+
 @dataclass
 class DataInfo:
     """A dataset and the shape arguments it gives the model."""
@@ -40,6 +57,9 @@ class DataInfo:
 
     def shape(self) -> tuple[int, ...]:
         return (2,) if self.kind == "points" else (self.channels, self.resolution, self.resolution)
+
+    def spec(self) -> DataSpec:
+        return DataSpec(self.shape(), self.kind, self.num_classes)
 
 
 def resize_images(images: torch.Tensor, size: int | None, channels: int | None) -> torch.Tensor:

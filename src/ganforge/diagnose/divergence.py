@@ -42,7 +42,7 @@ def exploded(record: dict, history: dict[str, list[float]], factor: float) -> li
 
 def finite_weights(state: dict) -> bool:
     return all(
-        torch.isfinite(t).all() for net in ("G", "D") for t in state[net].values() if torch.is_floating_point(t)
+        torch.isfinite(t).all() for net in state["nets"].values() for t in net.values() if torch.is_floating_point(t)
     )
 
 

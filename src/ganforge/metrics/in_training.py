@@ -61,16 +61,8 @@ class EvalMonitor(Monitor):
         if self.cfg.best_metric:
             self._keep_best(trainer, cards, record)
 
-    @torch.no_grad()
     def _samples(self, trainer) -> torch.Tensor:
-        G = trainer.sampling_generator()
-        was_training = G.training
-        G.eval()
-        try:
-            z = torch.randn(self.cfg.eval_n, self.cfg.model.z_dim, generator=torch.Generator().manual_seed(EVAL_SEED))
-            return torch.cat([G(chunk.to(trainer.device)).float().cpu() for chunk in z.split(256)])
-        finally:
-            G.train(was_training)
+        return trainer.samples(self.cfg.eval_n, seed=EVAL_SEED)
 
     def _keep_best(self, trainer, cards: list, record: dict) -> None:
         name = self.cfg.best_metric

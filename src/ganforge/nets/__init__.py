@@ -51,8 +51,9 @@ def _checked_kwargs(builder: Callable, kwargs: dict, where: str) -> dict:
     return out
 
 
-def build_models(model_cfg, shape: tuple[int, ...], kind: str) -> tuple[nn.Module, nn.Module]:
-    """Build (G, D) of family `model_cfg.name` for data of `shape` ((C, H, W) or (2,))."""
+def build_models(model_cfg, shape: tuple[int, ...], kind: str, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    """Build (G, D) of family `model_cfg.name` for data of `shape` ((C, H, W) or (2,)) with
+    `num_classes` labels (0: unlabelled; conditional models use it)."""
     family: ModelFamily = MODELS.get(model_cfg.name)
     if kind not in family.kinds:
         able = [n for n in MODELS.list() if kind in MODELS.get(n).kinds]
@@ -65,5 +66,13 @@ def build_models(model_cfg, shape: tuple[int, ...], kind: str) -> tuple[nn.Modul
     return G, D
 
 
-# Importing the family modules registers them.
-from . import cs231n, dcgan, mlp  # noqa: E402,F401
+def _import_families() -> None:
+    """Importing every module of this package registers its families: a new model file needs no edit here."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+_import_families()

@@ -28,9 +28,9 @@ from tqdm.auto import tqdm
 
 from .. import config as config_mod
 from ..config import Config
-from ..data import get_dataset
+from ..data import DataInfo, DataSpec, get_dataset
 from ..data.cache import cache_decoded_images
-from ..errors import GanforgeError
+from ..errors import ConfigError, GanforgeError
 from ..losses import clip_weights, get_loss, gradient_penalty, r1_penalty
 from ..nets import build_models
 from . import distributed
@@ -55,7 +55,13 @@ class Phase:
 
 
 class Trainer:
-    """Builds data, networks and optimizers from a Config and trains them in a run folder."""
+    """Builds data, networks and optimizers from a Config and trains them in a run folder.
+
+    This class is also the `gan` algorithm (Goodfellow et al. 2014 and every paper that keeps its
+    one-G-one-D loop: DCGAN, LSGAN, WGAN(-GP), SNGAN...); other papers subclass it."""
+
+    name = "gan"
+    description = "one G, one D, k D-steps per G-step (Goodfellow et al. 2014; DCGAN, LSGAN, WGAN, WGAN-GP)"
 
     def __init__(self, cfg: Config, resume_state: dict | None = None, progress: bool = True, monitors=()):
         if cfg.threads:
@@ -72,41 +78,28 @@ class Trainer:
 
         self.precision = Precision(cfg.precision, self.device)  # first: a refused precision builds nothing
 
-        self.data = get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root)
-        if cfg.cache_images:
-            self.data = cache_decoded_images(self.data)
+        self.params = self.parse_params(cfg)  # first: a bad `algo:` key builds nothing
+        self.data = self.build_data()
         self.loss = get_loss(cfg.loss)
-        G, D = build_models(cfg.model, self.data.shape(), self.data.kind)
-        if cfg.sync_batchnorm:  # BatchNorm over the global batch, as one process would compute it
-            G, D = (distributed.sync_batchnorm(m, self.world, self.device) for m in (G, D))
-        # channels_last (NHWC) moves only 4-D weights; state_dict keys and values stay the eager ones.
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
-        self.G, self.D = G.to(self.device, memory_format=memory_format), D.to(self.device, memory_format=memory_format)
-        # The steps call G_train/D_train: DDP wrappers (many processes) and/or compiled ones (cfg.compile),
-        # sharing G's and D's weights. Checkpoints, EMA and sampling use the bare G and D. G's phase calls
-        # D_frozen, D without DDP: D is frozen there, so no gradient of D's needs averaging.
-        train_G, self.D_train = (distributed.wrap(m, self.world, self.device) for m in (self.G, self.D))
-        self.G_train, self.D_train, self.D_frozen = (
-            (compile_module(m, self.device) for m in (train_G, self.D_train, self.D))
-            if cfg.compile else (train_G, self.D_train, self.D)
-        )  # fmt: skip
-        if cfg.compile and not self.world.enabled:
-            self.D_frozen = self.D_train  # one compiled D is enough
-        # Each network's optimizer over training: constant, or phases (schedule_g / schedule_d) that
+        self.nets = self.build_networks(cfg, self.data.spec())
+        for name, net in self.nets.items():
+            if cfg.sync_batchnorm:  # BatchNorm over the global batch, as one process would compute it
+                net = distributed.sync_batchnorm(net, self.world, self.device)
+            # channels_last (NHWC) moves only 4-D weights; state_dict keys and values stay the eager ones.
+            self.nets[name] = net.to(self.device, memory_format=memory_format)
+        self.setup_networks()
+        # Each side's optimizer over training: constant, or phases (schedule_g / schedule_d) that
         # set lr and momentum per generator step and may switch optimizer (TTUR, linear decay...).
         fused = {"fused": cfg.fused_optimizers, "device_type": self.device.type}
-        self.course_G = build_course(cfg.opt_g, cfg.schedule_g, self.G.parameters(), cfg.steps, "g", **fused)
-        self.course_D = build_course(cfg.opt_d, cfg.schedule_d, self.D.parameters(), cfg.steps, "d", **fused)
-        self.G_ema = make_ema(self.G, cfg.ema_half_life)
-        self.batches = BatchStream(
-            self.data.dataset, cfg.batch_size, cfg.seed, self.device, cfg.workers,
-            pin_memory=cfg.pin_memory, prefetch_factor=cfg.prefetch_factor,
-            memory_format=memory_format if self.data.kind == "image" else torch.preserve_format, part=self.part,
-        )  # fmt: skip
+        self.course_G = build_course(cfg.opt_g, cfg.schedule_g, self.generator_parameters(), cfg.steps, "g", **fused)
+        self.course_D = build_course(cfg.opt_d, cfg.schedule_d, self.discriminator_parameters(), cfg.steps, "d", **fused)
+        self.G_ema = make_ema(self.nets["G"], cfg.ema_half_life) if "G" in self.nets else None
+        self.batches = self.build_batches(self.data, memory_format)
         # The fixed noise of the sample grids comes from its own generator: drawing it touches no RNG
         # that training uses.
         fixed = torch.Generator().manual_seed(cfg.seed + 2**20)
-        self.fixed_z = torch.randn(cfg.n_samples, cfg.model.z_dim, generator=fixed).to(self.device)
+        self.fixed_z = self.latent(cfg, cfg.n_samples, generator=fixed).to(self.device)
 
         self.step = 0  # generator updates done
         self.d_steps = 0  # discriminator updates done
@@ -116,6 +109,85 @@ class Trainer:
 
         self.window = StatsWindow()
         self.phases = self.algorithm()
+
+    # ---------------------------------------------------------------- what an algorithm may override
+    # A paper is a subclass registered in ganforge.train.algorithms: its Params (the `algo:` keys),
+    # its networks, its data, its latent input, its phases and any state of its own. The loop below
+    # (train, logging, samples, checkpoints, monitors) is the same for every paper.
+    Params = None  # a dataclass of the algorithm's own hyperparameters (config `algo:`); None: takes none
+
+    @classmethod
+    def parse_params(cls, cfg: Config):
+        """cfg.algo checked against Params: an unknown key is an error naming the valid ones."""
+        if cls.Params is None:
+            if cfg.algo:
+                raise ConfigError(f"the {cls.name} algorithm takes no algo.* keys; got {', '.join(cfg.algo)}")
+            return None
+        return config_mod.merge(cls.Params(), cfg.algo, "algo.")
+
+    @classmethod
+    def build_networks(cls, cfg: Config, spec: DataSpec) -> dict[str, torch.nn.Module]:
+        """The algorithm's networks by name. "G" (when present) is the one EMA averages and sampling uses."""
+        G, D = build_models(cfg.model, spec.shape, spec.kind, spec.num_classes)
+        return {"G": G, "D": D}
+
+    @classmethod
+    def latent(cls, cfg: Config, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """G's input for n samples, drawn from `generator` (CPU): the fixed grids' noise and `generate`'s."""
+        return torch.randn(n, cfg.model.z_dim, generator=generator)
+
+    @classmethod
+    def generate(cls, run, n: int, seed: int = 0, batch_size: int = 256, **options) -> torch.Tensor:
+        """n samples of a loaded run (`ganforge generate`); the same seed gives the same samples."""
+        if options:
+            raise ConfigError(f"the {cls.name} algorithm takes no generate options ({', '.join(options)})")
+        z = cls.latent(run.config, n, generator=torch.Generator().manual_seed(seed))
+        device = next(run.G.parameters()).device
+        with torch.no_grad():
+            return torch.cat([run.G(chunk.to(device)).cpu() for chunk in z.split(batch_size)])
+
+    def build_data(self) -> DataInfo:
+        c = self.cfg
+        data = get_dataset(c.data, "train", c.image_size, c.channels, c.data_root)
+        return cache_decoded_images(data) if c.cache_images else data
+
+    def build_batches(self, data: DataInfo, memory_format) -> BatchStream:
+        c = self.cfg
+        return BatchStream(
+            data.dataset, c.batch_size, c.seed, self.device, c.workers,
+            pin_memory=c.pin_memory, prefetch_factor=c.prefetch_factor,
+            memory_format=memory_format if data.kind == "image" else torch.preserve_format, part=self.part,
+        )  # fmt: skip
+
+    def setup_networks(self) -> None:
+        """Name the networks the steps use. The steps call G_train/D_train: DDP wrappers (many
+        processes) and/or compiled ones (cfg.compile), sharing G's and D's weights; checkpoints, EMA and
+        sampling use the bare G and D. G's phase calls D_frozen, D without DDP: D is frozen there, so
+        no gradient of D's needs averaging."""
+        self.G, self.D = self.nets["G"], self.nets["D"]
+        self.G_train, self.D_train = self.train_view(self.G), self.train_view(self.D)
+        self.D_frozen = self.D_train if self.cfg.compile and not self.world.enabled else self.train_view(self.D, ddp=False)
+
+    def train_view(self, net: torch.nn.Module, ddp: bool = True) -> torch.nn.Module:
+        """`net` as the training steps call it: DDP-wrapped under torchrun (unless ddp=False) and
+        compiled with cfg.compile; it shares `net`'s weights."""
+        view = distributed.wrap(net, self.world, self.device) if ddp else net
+        return compile_module(view, self.device) if self.cfg.compile else view
+
+    def generator_parameters(self):
+        """What G's optimizer (opt_g, schedule_g) updates."""
+        return list(self.nets["G"].parameters())
+
+    def discriminator_parameters(self):
+        """What D's optimizer (opt_d, schedule_d) updates."""
+        return list(self.nets["D"].parameters())
+
+    def extra_state(self) -> dict:
+        """State of the algorithm's own to checkpoint (tensors, numbers, lists, dicts)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
 
     # ---------------------------------------------------------------- the algorithm
     def algorithm(self) -> list[Phase]:
@@ -290,21 +362,25 @@ class Trainer:
 
     # ---------------------------------------------------------------- outputs
     def sampling_generator(self) -> torch.nn.Module:
+        """G as samples show it: its EMA copy once averaging has begun."""
         if self.G_ema is not None and int(self.G_ema.n_averaged) > 0:
             return self.G_ema.module
-        return self.G
+        return self.nets["G"]
 
     @torch.no_grad()
     def fixed_samples(self) -> torch.Tensor:
         """The sampling generator's images for the fixed noise, in eval mode (BatchNorm running
         statistics): what the grids show, and no training state changes. Monitors use it too."""
-        G = self.sampling_generator()
-        was_training = G.training
-        G.eval()
-        try:
+        with evaluating(self.sampling_generator()) as G:
             return G(self.fixed_z)
-        finally:
-            G.train(was_training)
+
+    @torch.no_grad()
+    def samples(self, n: int, seed: int, batch_size: int = 256) -> torch.Tensor:
+        """n samples (on the CPU) of the sampling generator in eval mode, from `latent`'s draw for
+        `seed`: what in-training evaluation scores. No training state or RNG changes."""
+        z = self.latent(self.cfg, n, generator=torch.Generator().manual_seed(seed))
+        with evaluating(self.sampling_generator()) as G:
+            return torch.cat([G(chunk.to(self.device)).float().cpu() for chunk in z.split(batch_size)])
 
     def save_sample_grid(self) -> str:
         samples = self.fixed_samples()
@@ -325,12 +401,13 @@ class Trainer:
     def state_dict(self) -> dict:
         return {
             "kind": "gan",
+            "algorithm": self.name,
             "config": config_mod.to_dict(self.cfg),
-            "data_shape": list(self.data.shape()),
+            "data_spec": self.data.spec().to_dict(),
             "step": self.step,
             "d_steps": self.d_steps,
-            "G": self.G.state_dict(),
-            "D": self.D.state_dict(),
+            "nets": {name: net.state_dict() for name, net in self.nets.items()},
+            "extra": self.extra_state(),
             "G_ema": self.G_ema.state_dict() if self.G_ema is not None else {},
             "opt_G": self.course_G.state_dict(),
             "opt_D": self.course_D.state_dict(),
@@ -340,8 +417,9 @@ class Trainer:
         }
 
     def load_state(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
+        for name, net in self.nets.items():
+            net.load_state_dict(state["nets"][name])
+        self.load_extra_state(state["extra"])
         if self.G_ema is not None and state["G_ema"]:
             self.G_ema.load_state_dict(state["G_ema"])
         self.course_G.load_state_dict(state["opt_G"])
@@ -357,6 +435,21 @@ class Trainer:
         if self.step in existing:
             return existing[self.step]
         return save_checkpoint(self.state_dict(), folder, self.step, keep=self.cfg.keep_checkpoints)
+
+
+class evaluating:
+    """`with evaluating(net) as net:` runs net in eval mode and restores its mode afterwards."""
+
+    def __init__(self, net: torch.nn.Module):
+        self.net, self.was_training = net, net.training
+
+    def __enter__(self) -> torch.nn.Module:
+        self.net.eval()
+        return self.net
+
+    def __exit__(self, *exc):
+        self.net.train(self.was_training)
+        return False
 
 
 class stop_on_ctrl_c:
