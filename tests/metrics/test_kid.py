@@ -43,7 +43,18 @@ def test_card_reports_std_and_shrinks_subsets_with_a_warning():
     gen, ref = features(300, 8, seed=3, shift=0.5), features(400, 8, seed=4)
     inputs = EvalInputs(gen_features=gen, ref_features=ref, ref_split="test")
     (card,) = compute_metrics(["kid"], inputs, {"kid": {"subsets": 10}})
-    expected = kid_from_features(gen, ref, subsets=10, subset_size=300, seed=2020)
+    # 300 generated samples: subsets of all 300 would be one set reshuffled, so halves (150) are used.
+    expected = kid_from_features(gen, ref, subsets=10, subset_size=150, seed=2020)
     assert card.value == expected.mean and card.extra["std"] == expected.std > 0
-    assert card.extra["subset_size"] == 300 and card.seed == 2020
+    assert card.extra["subset_size"] == 150 and card.seed == 2020
     assert "subsets of 300 samples instead of 1,000" in card.warnings[0]
+    assert "halved to 150" in card.warnings[1]
+
+
+def test_subsets_of_a_whole_set_have_no_spread_so_the_card_halves_them():
+    gen, ref = features(1000, 8, seed=3, shift=0.5), features(1000, 8, seed=4)
+    whole = kid_from_features(gen, ref, subsets=10, subset_size=1000)
+    assert whole.std < 1e-9 * abs(whole.mean)  # the std over "subsets" that are the whole sets is meaningless
+    (card,) = compute_metrics(["kid"], EvalInputs(gen_features=gen, ref_features=ref, ref_split="test"), {"kid": {"subsets": 10}})
+    assert card.extra["subset_size"] == 500 and card.extra["std"] > 1e-3 * abs(card.value)
+    assert any("halved to 500" in w for w in card.warnings)

@@ -90,6 +90,15 @@ def kid_metric(inputs: EvalInputs, subsets: int = 100, subset_size: int = KID_SU
             f"KID subsets of {size:,} samples instead of {subset_size:,} (only {min(n_gen, n_ref):,} available): "
             "the estimate stays unbiased but its spread grows; see the std over subsets"
         )
+    if size > min(n_gen, n_ref) // 2:
+        # Subsets as large as a whole set are that set reshuffled: every subset gives the same MMD and the
+        # std over subsets is ~0, a spread that says nothing. Halves differ from draw to draw, so their
+        # spread is a (rough: the halves overlap) uncertainty; the mean stays unbiased at any size.
+        size = max(2, min(n_gen, n_ref) // 2)
+        warnings.append(
+            f"KID subsets halved to {size:,} samples: subsets of all {min(n_gen, n_ref):,} samples would all be "
+            "the same set and their std would be a meaningless ~0; the std over overlapping halves is a rough spread"
+        )
     result = kid_from_features(inputs.gen_features, inputs.ref_features, subsets, size, seed=inputs.seed)
     # The std over subsets is the uncertainty to quote: KID = mean ± std.
     if result.std > abs(result.mean):
