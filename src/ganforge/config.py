@@ -36,6 +36,7 @@ class ModelConfig:
     z_dim: int = 100
     g: dict = field(default_factory=dict)  # generator builder keyword arguments
     d: dict = field(default_factory=dict)  # discriminator builder keyword arguments
+    spectral_norm: list[str] = field(default_factory=list)  # nets to spectral-normalise (Miyato et al. 2018): [d], [g, d]
 
 
 @dataclass

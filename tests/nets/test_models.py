@@ -19,6 +19,11 @@ CASES = [
     ("dcgan", (1, 8, 8), {"width": 8}, {"width": 8, "norm": "none"}),
     ("dcgan", (3, 48, 48), {"width": 8}, {"width": 8, "norm": "instance"}),
     ("cs231n", (1, 28, 28), {}, {}),
+    ("sngan-cnn", (3, 16, 16), {"width": 4}, {"width": 4, "slope": 0.2}),
+    ("sngan-resnet", (1, 32, 32), {"width": 8}, {"width": 8}),
+    ("sngan-resnet", (3, 16, 16), {"width": 8, "attention_res": 8}, {"width": 8, "attention_res": 8}),
+    ("sagan", (1, 32, 32), {"width": 8}, {"width": 8}),
+    ("sagan", (3, 32, 32), {"width": 8, "attention_res": 32}, {"width": 8, "attention_res": 8}),
 ]
 
 

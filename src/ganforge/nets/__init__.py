@@ -18,6 +18,7 @@ import torch.nn as nn
 from ..config import _coerce
 from ..errors import ConfigError
 from ..registry import Registry, unknown_name_message
+from .spectral import apply_spectral_norm, check_spectral_norm_nets
 
 MODELS: Registry = Registry("model")
 
@@ -59,10 +60,15 @@ def build_models(model_cfg, shape: tuple[int, ...], kind: str, num_classes: int 
         able = [n for n in MODELS.list() if kind in MODELS.get(n).kinds]
         raise ConfigError(f"model '{family.name}' cannot model {kind} data; models that can: {', '.join(able)}")
     family.check_shape(shape)
+    sn_nets = check_spectral_norm_nets(model_cfg.spectral_norm)  # a bad entry builds nothing
     g_kwargs = _checked_kwargs(family.build_generator, model_cfg.g, "model.g")
     d_kwargs = _checked_kwargs(family.build_discriminator, model_cfg.d, "model.d")
     G = family.build_generator(model_cfg.z_dim, shape, **g_kwargs)
     D = family.build_discriminator(shape, **d_kwargs)
+    # model.spectral_norm (Miyato et al. 2018): every Conv/Linear of the named nets, whatever the family.
+    for name, net in (("g", G), ("d", D)):
+        if name in sn_nets:
+            apply_spectral_norm(net)
     return G, D
 
 
