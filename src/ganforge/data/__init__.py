@@ -18,7 +18,7 @@ from .base import DataInfo, DataSpec, InMemoryImages, resize_images
 DATASETS: Registry = Registry("dataset")
 
 # Importing the modules registers their datasets.
-from . import bundled, folder, stacked, synthetic, torchvision_sets  # noqa: E402,F401
+from . import bundled, demo_domains, folder, stacked, synthetic, torchvision_sets  # noqa: E402,F401
 
 __all__ = ["DATASETS", "DataInfo", "DataSpec", "InMemoryImages", "get_dataset", "list_datasets", "resize_images"]
 
