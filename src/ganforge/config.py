@@ -37,6 +37,10 @@ class ModelConfig:
     g: dict = field(default_factory=dict)  # generator builder keyword arguments
     d: dict = field(default_factory=dict)  # discriminator builder keyword arguments
     spectral_norm: list[str] = field(default_factory=list)  # nets to spectral-normalise (Miyato et al. 2018): [d], [g, d]
+    # Class-conditional nets (nets/conditional.py), for labelled data:
+    conditional_g: str = ""  # "" | concat (Mirza & Osindero 2014: one-hot y joins z) | cbn (per-class BatchNorm gamma/beta)
+    conditional_d: str = ""  # "" | concat (one-hot y as extra input channels) | projection (Miyato & Koyama 2018) | acgan (Odena et al. 2017)
+    minibatch_discrimination: int = 0  # Salimans et al. 2016: kernels B of the layer on D's features; 0 = off
 
 
 @dataclass
@@ -82,6 +86,9 @@ class Config:
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - s
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs (real and fake)
     instance_noise_steps: int = 0  # anneal the noise linearly to 0 over this many steps; 0 = constant
+    pack: int = 1  # PacGAN (Lin et al. 2018): D judges groups of `pack` samples stacked along channels; 1 = off
+    diffaugment: str = ""  # DiffAugment (Zhao et al. 2020) policies before D, e.g. color,translation,cutout; "" = off
+    class_loss_weight: float = 1.0  # ACGAN (model.conditional_d=acgan): weight of the class loss in D's and G's loss
     opt_g: OptimConfig = field(default_factory=OptimConfig)
     opt_d: OptimConfig = field(default_factory=OptimConfig)
     # Phases (ganforge.train.schedule) of G's and D's optimizer, indexed by generator step: a list of

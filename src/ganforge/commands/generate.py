@@ -19,6 +19,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="same seed, same samples")
     p.add_argument("--ckpt", default="latest", help="checkpoint: latest or a step number")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--class", dest="class_", type=int, metavar="K", help="class-conditional runs: every sample of class K")
     p.set_defaults(func=run)
 
 
@@ -34,13 +35,19 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ConfigError(f"-n must be at least 1, got {args.n}")
     loaded = load_run(args.run_dir, args.ckpt, args.device)
-    samples = generate(loaded, args.n, seed=args.seed)
+    options = {} if getattr(args, "class_", None) is None else {"class_": args.class_}
+    samples = generate(loaded, args.n, seed=args.seed, **options)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    # Class-conditional runs: the npz keeps each sample's class (`labels`), as generate drew them.
+    extra = {}
+    if loaded.config.model.conditional_g:
+        labels = loaded.algorithm.latent_labels(loaded.config, loaded.num_classes, args.n, options.get("class_"))
+        extra["labels"] = labels.numpy()
     if ext == ".png":
         save_samples(samples, args.output)
     elif loaded.kind == "points":
-        np.savez(args.output, samples=samples.numpy().astype(np.float32))
+        np.savez(args.output, samples=samples.numpy().astype(np.float32), **extra)
     else:
-        np.savez(args.output, samples=to_uint8_nhwc(samples))
+        np.savez(args.output, samples=to_uint8_nhwc(samples), **extra)
     print(f"wrote {args.n} samples from {args.run_dir} (step {loaded.step}) to {args.output}")
     return 0

@@ -18,6 +18,7 @@ import torch.nn as nn
 from ..config import _coerce
 from ..errors import ConfigError
 from ..registry import Registry, unknown_name_message
+from .assemble import assemble
 from .spectral import apply_spectral_norm, check_spectral_norm_nets
 
 MODELS: Registry = Registry("model")
@@ -52,9 +53,12 @@ def _checked_kwargs(builder: Callable, kwargs: dict, where: str) -> dict:
     return out
 
 
-def build_models(model_cfg, shape: tuple[int, ...], kind: str, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+def build_models(
+    model_cfg, shape: tuple[int, ...], kind: str, num_classes: int = 0, pack: int = 1
+) -> tuple[nn.Module, nn.Module]:
     """Build (G, D) of family `model_cfg.name` for data of `shape` ((C, H, W) or (2,)) with
-    `num_classes` labels (0: unlabelled; conditional models use it)."""
+    `num_classes` labels (0: unlabelled; conditional models use it); D judges `pack` samples at once
+    (PacGAN; 1 = one)."""
     family: ModelFamily = MODELS.get(model_cfg.name)
     if kind not in family.kinds:
         able = [n for n in MODELS.list() if kind in MODELS.get(n).kinds]
@@ -63,8 +67,8 @@ def build_models(model_cfg, shape: tuple[int, ...], kind: str, num_classes: int 
     sn_nets = check_spectral_norm_nets(model_cfg.spectral_norm)  # a bad entry builds nothing
     g_kwargs = _checked_kwargs(family.build_generator, model_cfg.g, "model.g")
     d_kwargs = _checked_kwargs(family.build_discriminator, model_cfg.d, "model.d")
-    G = family.build_generator(model_cfg.z_dim, shape, **g_kwargs)
-    D = family.build_discriminator(shape, **d_kwargs)
+    # Class conditioning, PacGAN's packed input and minibatch discrimination wrap the family's nets.
+    G, D = assemble(family, model_cfg, shape, num_classes, pack, g_kwargs, d_kwargs)
     # model.spectral_norm (Miyato et al. 2018): every Conv/Linear of the named nets, whatever the family.
     for name, net in (("g", G), ("d", D)):
         if name in sn_nets:

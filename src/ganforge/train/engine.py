@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .. import config as config_mod
@@ -37,9 +38,11 @@ from . import distributed
 from .batches import BatchStream
 from .checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
 from .compile import compile_module
+from .diffaugment import diff_augment, parse_policy
 from .ema import make_ema
 from .monitors import Monitor
 from .optim import build_course
+from .packing import check_pack, pack
 from .precision import Precision
 from .samples import save_samples
 from .stats import JsonlWriter, StatsWindow, finite
@@ -80,6 +83,7 @@ class Trainer:
 
         self.params = self.parse_params(cfg)  # first: a bad `algo:` key builds nothing
         self.data = self.build_data()
+        self.check_d_input()  # pack, diffaugment: a bad value builds nothing
         self.loss = get_loss(cfg.loss)
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
         self.nets = self.build_networks(cfg, self.data.spec())
@@ -100,10 +104,13 @@ class Trainer:
         # that training uses.
         fixed = torch.Generator().manual_seed(cfg.seed + 2**20)
         self.fixed_z = self.latent(cfg, cfg.n_samples, generator=fixed).to(self.device)
+        self.fixed_c = self.latent_labels(cfg, self.data.num_classes, cfg.n_samples)  # class k in grid row k
+        self.fixed_c = self.fixed_c.to(self.device) if self.fixed_c is not None else None
 
         self.step = 0  # generator updates done
         self.d_steps = 0  # discriminator updates done
         self._last_fake: torch.Tensor | None = None
+        self._last_fake_labels: torch.Tensor | None = None
         if resume_state is not None:
             self.load_state(resume_state)
 
@@ -128,7 +135,7 @@ class Trainer:
     @classmethod
     def build_networks(cls, cfg: Config, spec: DataSpec) -> dict[str, torch.nn.Module]:
         """The algorithm's networks by name. "G" (when present) is the one EMA averages and sampling uses."""
-        G, D = build_models(cfg.model, spec.shape, spec.kind, spec.num_classes)
+        G, D = build_models(cfg.model, spec.shape, spec.kind, spec.num_classes, pack=cfg.pack)
         return {"G": G, "D": D}
 
     @classmethod
@@ -137,14 +144,34 @@ class Trainer:
         return torch.randn(n, cfg.model.z_dim, generator=generator)
 
     @classmethod
+    def latent_labels(cls, cfg: Config, num_classes: int, n: int, class_: int | None = None) -> torch.Tensor | None:
+        """The classes of n samples of a class-conditional G (None when G is not conditional): all
+        `class_`, or row by row as the sample grids lay them out (row r of a sqrt(n)-wide grid: class
+        r mod K), so a grid shows the classes in order and a long draw is near-balanced."""
+        if not cfg.model.conditional_g:
+            if class_ is not None:
+                raise ConfigError("a class was asked for, but this run's generator is not class-conditional (model.conditional_g)")
+            return None
+        if class_ is None:
+            per_row = max(1, int(n**0.5))
+            return (torch.arange(n) // per_row) % num_classes
+        if not 0 <= class_ < num_classes:
+            raise ConfigError(f"class {class_} is out of range: this run's classes are 0..{num_classes - 1}")
+        return torch.full((n,), class_, dtype=torch.long)
+
+    @classmethod
     def generate(cls, run, n: int, seed: int = 0, batch_size: int = 256, **options) -> torch.Tensor:
-        """n samples of a loaded run (`ganforge generate`); the same seed gives the same samples."""
+        """n samples of a loaded run (`ganforge generate`); the same seed gives the same samples.
+        Option `class_`: the class of every sample (class-conditional runs)."""
+        class_ = options.pop("class_", None)
         if options:
             raise ConfigError(f"the {cls.name} algorithm takes no generate options ({', '.join(options)})")
+        labels = cls.latent_labels(run.config, run.num_classes, n, class_)
         z = cls.latent(run.config, n, generator=torch.Generator().manual_seed(seed))
         device = next(run.G.parameters()).device
+        chunks = zip(z.split(batch_size), labels.split(batch_size) if labels is not None else [None] * len(z))
         with torch.no_grad():
-            return torch.cat([run.G(chunk.to(device)).cpu() for chunk in z.split(batch_size)])
+            return torch.cat([call_G(run.G, chunk.to(device), _to(c, device)).cpu() for chunk, c in chunks])
 
     def build_data(self) -> DataInfo:
         c = self.cfg
@@ -206,6 +233,45 @@ class Trainer:
     def noise(self, n: int) -> torch.Tensor:
         return self.randn_local(n, self.cfg.model.z_dim)
 
+    def fake_labels(self, n: int) -> torch.Tensor | None:
+        """Classes for n generated samples of a class-conditional G, uniform over the K classes and
+        drawn rank-aware as randn_local; None when G is not conditional (no RNG is touched)."""
+        if not self.cfg.model.conditional_g:
+            return None
+        K = self.data.num_classes
+        if not self.world.enabled:
+            return torch.randint(K, (n,), device=self.device)
+        draw = torch.randint(K, (n * self.world.world_size,), device=self.device)
+        return draw[self.world.rank * n : (self.world.rank + 1) * n]
+
+    def rand_local(self, n: int, *shape: int) -> torch.Tensor:
+        """U[0, 1) counterpart of randn_local (DiffAugment's draws)."""
+        if not self.world.enabled:
+            return torch.rand(n, *shape, device=self.device)
+        draw = torch.rand(n * self.world.world_size, *shape, device=self.device)
+        return draw[self.world.rank * n : (self.world.rank + 1) * n]
+
+    def check_d_input(self) -> None:
+        """pack must divide this rank's batch; DiffAugment's policies must exist and the data be images."""
+        check_pack(self.cfg.pack, self.local_batch_size)
+        self.augment_policy = parse_policy(self.cfg.diffaugment)
+        if self.augment_policy and self.data.kind != "image":
+            raise ConfigError(f"diffaugment augments images; the {self.data.name} data are {self.data.kind}")
+
+    def d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees of a batch, real or generated alike: DiffAugment (Zhao et al. 2020), instance
+        noise, then PacGAN's packing (groups of cfg.pack samples stacked along channels)."""
+        if self.augment_policy:
+            x = diff_augment(x, self.augment_policy, self.rand_local)
+        return pack(self.instance_noise(x), self.cfg.pack)
+
+    def call_D(self, D, x: torch.Tensor, labels: torch.Tensor | None):
+        """(D's logits, its class logits or None): ACGAN's D (model.conditional_d=acgan) classifies x
+        too; a conditional D gets the labels."""
+        if self.cfg.model.conditional_d == "acgan":
+            return D(x, classes=True)
+        return (D(x) if labels is None else D(x, labels)), None
+
     def randn_local(self, n: int, *shape: int) -> torch.Tensor:
         """This rank's n rows of a global (n x world_size, *shape) normal draw: every rank draws the
         whole of it (keeping the RNGs in step) and the ranks' parts together are one process's draw."""
@@ -228,28 +294,36 @@ class Trainer:
         return x + std * (self.randn_local(*x.shape).to(x.dtype) if self.world.enabled else torch.randn_like(x))
 
     def d_step(self) -> dict:
-        """maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's D objective)."""
+        """maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's D objective); ACGAN adds the
+        class log-likelihood of real and generated images (Odena et al. 2017, L_C)."""
         c = self.cfg
-        real, _ = self.batches.next()
+        real, real_labels = self.batches.next()
         z = self.noise(len(real))
+        fake_labels = self.fake_labels(len(real))  # None unless G is class-conditional
+        real_labels = real_labels if fake_labels is not None else None
         G, D = self.G_train, self.D_train
         with self.precision.autocast():
             if c.reuse_fake:  # keep G's graph: the G phase reuses this batch (as pytorch/examples does)
-                fake = G(z)
-                self._last_fake = fake
+                fake = call_G(G, z, fake_labels)
+                self._last_fake, self._last_fake_labels = fake, fake_labels
             else:
                 with torch.no_grad():
-                    fake = G(z)
-            real_in, fake_in = self.instance_noise(real), self.instance_noise(fake.detach())
+                    fake = call_G(G, z, fake_labels)
+            real_in, fake_in = self.d_input(real), self.d_input(fake.detach())
             r1_due = c.r1_weight > 0 and self.d_steps % c.r1_interval == 0
             if r1_due:
                 real_in = real_in.detach().requires_grad_(True)
-            real_logits, fake_logits = D(real_in), D(fake_in)
+            real_logits, real_classes = self.call_D(D, real_in, real_labels)
+            fake_logits, fake_classes = self.call_D(D, fake_in, fake_labels)
             out = self.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)
             loss = out["loss"]
             stats = {"Loss/D": loss}
+            if real_classes is not None:
+                class_loss = F.cross_entropy(real_classes.float(), real_labels) + F.cross_entropy(fake_classes.float(), fake_labels)
+                loss = loss + c.class_loss_weight * class_loss
+                stats["Loss/D/class"] = class_loss
             if c.gp_weight > 0:
-                gp = gradient_penalty(D, real_in, fake_in)
+                gp = gradient_penalty(D, real_in, fake_in, real_labels)
                 loss = loss + c.gp_weight * gp
                 stats["Loss/D/gp"] = gp
             if r1_due:
@@ -270,24 +344,32 @@ class Trainer:
         return stats
 
     def g_step(self) -> dict:
-        """minimise the G objective (non-saturating: maximise log D(G(z))) with D frozen."""
+        """minimise the G objective (non-saturating: maximise log D(G(z))) with D frozen; ACGAN's G
+        also makes its images recognisable as their classes (minimises the class loss)."""
         fake, self._last_fake = self._last_fake, None
+        fake_labels, self._last_fake_labels = self._last_fake_labels, None
         opt_G = self.course_G.prepare(self.step)
         self.D.requires_grad_(False)  # no gradients for D's weights in G's phase: less work
         try:
             with self.precision.autocast():
                 if fake is None:
-                    fake = self.G_train(self.noise(self.local_batch_size))
-                fake_logits = self.D_frozen(self.instance_noise(fake))
+                    z = self.noise(self.local_batch_size)
+                    fake_labels = self.fake_labels(self.local_batch_size)
+                    fake = call_G(self.G_train, z, fake_labels)
+                fake_logits, fake_classes = self.call_D(self.D_frozen, self.d_input(fake), fake_labels)
                 out = self.loss.g(fake_logits)
+                loss, stats = out["loss"], {"Loss/G": out["loss"]}
+                if fake_classes is not None:
+                    stats["Loss/G/class"] = F.cross_entropy(fake_classes.float(), fake_labels)
+                    loss = loss + self.cfg.class_loss_weight * stats["Loss/G/class"]
             opt_G.zero_grad(set_to_none=True)
-            self.precision.backward("G", out["loss"])
+            self.precision.backward("G", loss)
         finally:
             self.D.requires_grad_(True)
         self.precision.step("G", opt_G)
         if self.G_ema is not None and self.step >= self.cfg.ema_start:
             self.G_ema.update_parameters(self.G)
-        return {"Loss/G": out["loss"]}
+        return stats
 
     def _d_output(self, logits: torch.Tensor) -> torch.Tensor:
         """D's mean verdict: a probability for BCE losses, the raw score for critics."""
@@ -372,15 +454,17 @@ class Trainer:
         """The sampling generator's images for the fixed noise, in eval mode (BatchNorm running
         statistics): what the grids show, and no training state changes. Monitors use it too."""
         with evaluating(self.sampling_generator()) as G:
-            return G(self.fixed_z)
+            return call_G(G, self.fixed_z, self.fixed_c)
 
     @torch.no_grad()
     def samples(self, n: int, seed: int, batch_size: int = 256) -> torch.Tensor:
         """n samples (on the CPU) of the sampling generator in eval mode, from `latent`'s draw for
         `seed`: what in-training evaluation scores. No training state or RNG changes."""
         z = self.latent(self.cfg, n, generator=torch.Generator().manual_seed(seed))
+        labels = self.latent_labels(self.cfg, self.data.num_classes, n)
+        chunks = zip(z.split(batch_size), labels.split(batch_size) if labels is not None else [None] * len(z))
         with evaluating(self.sampling_generator()) as G:
-            return torch.cat([G(chunk.to(self.device)).float().cpu() for chunk in z.split(batch_size)])
+            return torch.cat([call_G(G, chunk.to(self.device), _to(c, self.device)).float().cpu() for chunk, c in chunks])
 
     def save_sample_grid(self) -> str:
         samples = self.fixed_samples()
@@ -435,6 +519,15 @@ class Trainer:
         if self.step in existing:
             return existing[self.step]
         return save_checkpoint(self.state_dict(), folder, self.step, keep=self.cfg.keep_checkpoints)
+
+
+def call_G(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """G(z), or G(z, labels) for a class-conditional G (an unconditional G is called as it always was)."""
+    return G(z) if labels is None else G(z, labels)
+
+
+def _to(labels: torch.Tensor | None, device) -> torch.Tensor | None:
+    return None if labels is None else labels.to(device)
 
 
 class evaluating:
