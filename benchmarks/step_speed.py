@@ -10,6 +10,7 @@ Cases (equal architecture and batch to the implementations people copy):
   dcgan28  DCGAN 28x28 grey, batch 64, width 64               (the dcgan preset on MNIST)
   mlp28-pg     PyTorch-GAN gan.py's MLPs, 28x28, batch 64
   wgangp28-pg  PyTorch-GAN wgan_gp.py: the same MLPs, GP lambda 10, 5 critic steps per G step
+  dcgan32-pg   PyTorch-GAN dcgan.py's nets (benchmarks/pg_dcgan_nets.py), 32x32 grey, batch 64
 One iteration is one G step with its D steps (5 for WGAN-GP, as PyTorch-GAN's i % n_critic).
 Data is an in-memory random tensor (`fake`), so the figure is the training step, not JPEG decoding.
 """
@@ -23,7 +24,7 @@ import torch
 
 from ganforge.config import merge
 from ganforge.presets import resolve_config
-from ganforge.train.engine import Trainer
+from ganforge.train.algorithms import get_algorithm
 
 CASES = {
     "dcgan64": ("dcgan", {"data": "fake", "image_size": 64, "channels": 3, "batch_size": 64}),
@@ -37,6 +38,9 @@ CASES = {
         "g": {"hidden": [128, 256, 512, 1024], "norm": "batch", "activation": "leaky_relu"}, "d": {"hidden": [512, 256]}},
         "loss": "wasserstein", "gp_weight": 10.0, "n_critic": 5,
         "opt_g": {"lr": 1e-4, "betas": [0.0, 0.9]}, "opt_d": {"lr": 1e-4, "betas": [0.0, 0.9]}}),
+    # As dcgan.py: Adam 2e-4 (0.5, 0.999), G's batch reused (detached) by D's step.
+    "dcgan32-pg": ("dcgan", {"data": "fake", "image_size": 32, "channels": 1, "batch_size": 64, "reuse_fake": True,
+                             "model": {"name": "pg-dcgan", "g": {}, "d": {}}}),
 }
 
 
@@ -47,8 +51,12 @@ def peak_rss_mib() -> float:
 def measure(case: str, iters: int, warmup: int, device: str, options: dict | None = None) -> dict:
     """`options`: config keys of the speed options (precision, channels_last, compile, fused_optimizers)."""
     preset, overrides = CASES[case]
+    if case == "dcgan32-pg":
+        import pg_dcgan_nets  # noqa: F401  (registers the benchmark-only model family)
     cfg = merge(resolve_config(preset, [overrides]), {"device": device, **(options or {})})
-    trainer = Trainer(cfg, progress=False)
+    if case == "dcgan32-pg":  # the family takes no options: drop the dcgan preset's width/norm
+        cfg.model.g, cfg.model.d = {}, {}
+    trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
