@@ -12,7 +12,7 @@ import sys
 from .errors import GanforgeError
 
 # Modules under ganforge.commands, in the order `ganforge --help` lists them.
-COMMAND_MODULES = ["train", "generate", "listing", "schedule", "classify", "lr_find", "stylize", "saliency", "eval", "fit_evaluator", "diagnose", "report", "runs", "interpolate"]
+COMMAND_MODULES = ["train", "generate", "listing", "schedule", "classify", "lr_find", "stylize", "saliency", "eval", "fit_evaluator", "diagnose", "report", "runs", "interpolate", "translate", "traverse"]
 
 
 def build_parser() -> argparse.ArgumentParser:

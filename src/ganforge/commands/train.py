@@ -28,6 +28,8 @@ def register(sub) -> None:
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.add_argument("--preset", default=DEFAULT_PRESET, help=f"preset name or YAML file (default {DEFAULT_PRESET}; see `ganforge presets`)")
     p.add_argument("--data", help="dataset name (`ganforge datasets`) or an image folder")
+    p.add_argument("--data-a", metavar="DIR_OR_NAME", help="translation (cyclegan): domain A, a folder or dataset (same as --data)")
+    p.add_argument("--data-b", metavar="DIR_OR_NAME", help="translation (cyclegan): domain B, a folder or dataset (config algo.data_b)")
     p.add_argument("--data-root", help="where torchvision datasets are, or the photo for single-image")
     p.add_argument("--image-size", type=int, help="resize images to this square size")
     p.add_argument("--steps", type=int, help="generator steps to train (in total, when resuming)")
@@ -55,7 +57,14 @@ def _flag_overrides(args: argparse.Namespace) -> list[dict]:
         "tensorboard": args.tensorboard, "report_every": args.report_every,
         "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
     }  # fmt: skip
-    return [{k: v for k, v in flags.items() if v is not None}]
+    if getattr(args, "data_a", None) is not None:
+        if args.data is not None and args.data != args.data_a:
+            raise ConfigError("give domain A once: --data or --data-a")
+        flags["data"] = args.data_a
+    out = {k: v for k, v in flags.items() if v is not None}
+    if getattr(args, "data_b", None) is not None:  # the translation algorithm's second domain
+        out["algo"] = {"data_b": args.data_b}
+    return [out]
 
 
 def run(args: argparse.Namespace) -> int:
