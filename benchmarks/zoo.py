@@ -1,0 +1,124 @@
+"""The GAN zoo on one budget: each preset trains for the same CPU seconds on mnist5k at 32x32, then
+the offline evaluator scores it (domain FID against the held-out digits, digit classes covered of 10,
+KL(gen || data) over classes).
+
+The budget is *process CPU time* (time.process_time), not wall-clock: on a shared machine other work
+stretches the wall clock but not this process's CPU seconds, so every preset gets the same compute.
+With --threads 1 (the default) one CPU second is one second of one core. A preset's steps are whatever
+it reaches in the budget: a 5-D-steps-per-G-step SNGAN makes fewer G steps than DCGAN, as it would on
+any fixed budget. The budget is checked on every logging tick (--tick steps), so a run overshoots it
+by at most one tick.
+
+Each entry is PRESET or PRESET:key=value,key=value (config overrides for that preset, e.g.
+sngan:model.g.width=32). The defaults shrink each preset's widths to a CPU scale (see DEFAULTS) and
+set image_size=32 for all; the paper widths are in the presets.
+
+    python benchmarks/zoo.py                       # dcgan-demo, sngan, sagan (+ zoo presets that exist)
+    python benchmarks/zoo.py sngan sagan --cpu-seconds 120
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+# CPU-scale overrides per preset (all at 32x32). DCGAN's demo (width 32) is the baseline. The zoo's
+# nets are cut until one G step costs at most a few DCGAN-demo steps (measured with one thread on this
+# machine: dcgan-demo 0.27 CPU s per G step, sngan at width 8 with its 5 D steps 0.71, sagan at width
+# 16 0.94); at the papers' widths they would make only a handful of steps in a CPU budget.
+DEFAULTS = {
+    "dcgan-demo": "",
+    "sngan": "model.g.width=8,model.d.width=8",
+    "sngan-resnet": "model.g.width=16,model.d.width=16",
+    "sagan": "model.g.width=16,model.d.width=16",
+}
+DEFAULT_LIST = ["dcgan-demo", "sngan", "sagan"]
+OTHER_ZOO = ["progan-demo"]  # other helpers' presets: benchmarked by default when they exist
+
+
+class CPUBudget:
+    """A monitor that ends training on the first logging tick after `seconds` of this process's CPU
+    time: it lowers the run's step target to the step reached, so the loop finishes normally there
+    (final sample grid and checkpoint; the saved config records the steps actually trained)."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start = seconds, 0.0
+
+    def on_start(self, trainer) -> None:
+        self.start = time.process_time()
+
+    def on_tick(self, trainer, record: dict) -> None:
+        if time.process_time() - self.start >= self.seconds:
+            trainer.cfg.steps = trainer.step
+
+    def on_end(self, trainer) -> None:
+        pass
+
+
+def parse_entry(entry: str) -> tuple[str, list[dict]]:
+    from ganforge.config import parse_override
+
+    name, _, rest = entry.partition(":")
+    return name, [parse_override(kv) for kv in rest.split(",") if kv.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("presets", nargs="*", help="PRESET or PRESET:key=value,... (default: dcgan-demo sngan sagan + progan-demo)")
+    parser.add_argument("--cpu-seconds", type=float, default=180.0, help="training budget per preset, in process CPU seconds")
+    parser.add_argument("--tick", type=int, default=10, help="steps between budget checks (the run's log_every)")
+    parser.add_argument("-n", type=int, default=500, help="generated samples scored (mnist5k holds 500 held-out digits)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", help="evaluator cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
+    parser.add_argument("--keep", help="keep the runs in this folder (default: a temporary one)")
+    args = parser.parse_args()
+
+    import torch
+
+    import ganforge as gf
+    from ganforge.metrics.evaluate import prepare_reference, score
+    from ganforge.metrics.offline_evaluator import fit_evaluator, load_offline_evaluator
+
+    torch.set_num_threads(args.threads)
+    entries = args.presets or DEFAULT_LIST + [p for p in OTHER_ZOO if p in gf.list_presets()]
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; budget {args.cpu_seconds:.0f} CPU s per preset, "
+          f"{args.threads} thread(s); mnist5k at 32x32, scored on {args.n} samples")  # fmt: skip
+    folder, facts = fit_evaluator("mnist5k", args.cache_dir, progress=False)
+    ev = load_offline_evaluator("mnist5k", args.cache_dir)
+    metrics = ["fid", "modes"]
+    ref = prepare_reference("mnist5k", ev, metrics, n_ref=args.n)
+    print(f"evaluator: {ev.note}")
+
+    rows = []
+    tmp = tempfile.TemporaryDirectory(prefix="zoo-")
+    out_root = args.keep or tmp.name
+    for entry in entries:
+        name, overrides = parse_entry(entry if ":" in entry or entry not in DEFAULTS else f"{entry}:{DEFAULTS[entry]}")
+        base = {"image_size": 32, "threads": args.threads, "seed": args.seed, "steps": 10**9, "log_every": args.tick,
+                "sample_every": 10**9, "ckpt_every": 10**9, "tensorboard": False}  # fmt: skip
+        cfg = gf.resolve_config(name, [base, *overrides])
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        result = gf.train(cfg, out=os.path.join(out_root, name), progress=False, monitors=[CPUBudget(args.cpu_seconds)])
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        run = gf.load_run(result.run_dir)
+        cards = {c.metric: c for c in score(gf.generate(run, args.n, seed=args.seed), ref, ev, metrics, seed=args.seed)}
+        fid = cards["fid"]
+        rows.append((entry if ":" in entry else f"{name}:{DEFAULTS.get(name, '')}".rstrip(":"), run.step, cpu, wall,
+                     fid.value, fid.extra.get("real_vs_real"), cards["modes/covered"].value, cards["modes/kl"].value))  # fmt: skip
+        print(f"  {name}: {run.step} G steps, {cpu:.0f} CPU s, {wall:.0f} s wall, FID {fid.value:.2f}, "
+              f"modes {cards['modes/covered'].value:.0f}/10, KL {cards['modes/kl'].value:.4f}", flush=True)  # fmt: skip
+
+    print("\n| preset (overrides) | G steps | CPU s | wall s | domain FID (real-vs-real) | modes of 10 | KL(gen‖data) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, steps, cpu, wall, fid, rvr, modes, kl in rows:
+        base = f" ({rvr:.2f})" if rvr is not None else ""
+        print(f"| {label} | {steps} | {cpu:.0f} | {wall:.0f} | {fid:.2f}{base} | {modes:.0f} | {kl:.4f} |")
+    if args.keep:
+        print(f"runs kept in {out_root}")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
