@@ -35,6 +35,8 @@ def test_short_run_writes_config_stats_samples_and_checkpoints(tmp_path, tiny_ov
 @pytest.mark.parametrize("preset", list_presets())
 def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides):
     cfg = tiny(preset, tiny_overrides, steps=2, critic_boost_n_critic=2)
+    if cfg.algorithm in ("cyclegan", "pix2pix"):
+        pytest.skip("two-domain data: tests/train/algorithms/test_cyclegan.py and test_pix2pix.py train these presets")
     if cfg.model.name == "cs231n":
         cfg.image_size = 28
     elif cfg.model.name == "dcgan":
