@@ -19,6 +19,10 @@ CASES = [
     ("dcgan", (1, 8, 8), {"width": 8}, {"width": 8, "norm": "none"}),
     ("dcgan", (3, 48, 48), {"width": 8}, {"width": 8, "norm": "instance"}),
     ("cs231n", (1, 28, 28), {}, {}),
+    ("infogan", (1, 28, 28), {"width": 8, "hidden": 32}, {"width": 8, "hidden": 32}),  # Q head: tests/train/algorithms/test_infogan.py
+    ("infogan", (3, 16, 16), {"width": 8, "hidden": 16}, {"width": 8, "hidden": 16}),
+    ("began", (1, 28, 28), {"width": 4}, {"width": 4, "h": 8}),  # D(x): per-image reconstruction error
+    ("began", (3, 32, 32), {"width": 4}, {"width": 4, "h": 8}),
     ("sngan-cnn", (3, 16, 16), {"width": 4}, {"width": 4, "slope": 0.2}),
     ("sngan-resnet", (1, 32, 32), {"width": 8}, {"width": 8}),
     ("sngan-resnet", (3, 16, 16), {"width": 8, "attention_res": 8}, {"width": 8, "attention_res": 8}),

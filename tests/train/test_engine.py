@@ -9,6 +9,7 @@ from torch.testing import assert_close
 from ganforge.config import merge
 from ganforge.presets import list_presets, resolve_config
 from ganforge.runs import resume, train
+from ganforge.train.algorithms import get_algorithm
 from ganforge.train.checkpoint import load_checkpoint
 from ganforge.train.engine import Trainer
 
@@ -41,7 +42,7 @@ def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides)
         cfg.image_size = 28
     elif cfg.model.name == "dcgan":
         merge(cfg, {"model": {"g": {"width": 8}, "d": {"width": 8}}})
-    trainer = Trainer(cfg, progress=False)
+    trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)  # the preset's algorithm (infogan, began...)
     result = trainer.train(str(tmp_path))
     assert result.step == 2
     assert trainer.d_steps == 2 * (2 if cfg.critic_boost_steps else cfg.n_critic)
