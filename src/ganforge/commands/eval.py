@@ -48,11 +48,16 @@ def run(args: argparse.Namespace) -> int:
     ev = resolve_evaluator(cfg.data, info.kind, info.num_classes, args.evaluator, args.inception_weights,
                            args.cache_dir, cfg.data_root, args.device)  # fmt: skip
     names = names or default_metrics(info.kind, ev)
+    # Class-conditional runs: the classes G is asked for (as `generate` draws them) are scored too.
+    classes = run.algorithm.latent_labels(cfg, run.num_classes, args.n) if cfg.model.conditional_g else None
+    if classes is not None and not args.metrics and ev.num_classes and info.kind == "image":
+        names = [*names, "conditional"]
     ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=args.n_ref or args.n)
     gen = generate(run, args.n, seed=args.seed)
     png = os.path.join(args.run_dir, "metrics", f"memorization-{run.step:07d}.png")
     os.makedirs(os.path.dirname(png), exist_ok=True)
-    cards = score(gen, ref, ev, names, seed=args.seed, png_path=png if "memorization" in names else None)
+    options = {"conditional": {"classes": classes}} if "conditional" in names else None
+    cards = score(gen, ref, ev, names, seed=args.seed, png_path=png if "memorization" in names else None, options=options)
     out = append_cards(args.run_dir, cards, run.step, "eval", os.path.basename(os.path.realpath(path)))
     print(format_table(cards, run.step, ev.note))
     print(f"appended {len(cards)} lines to {out}")

@@ -16,6 +16,7 @@ METRICS: Registry = Registry("metric")
 
 # Importing the modules registers their metrics.
 from . import fid, inception_score, kid, memorization, modes, precision_recall  # noqa: E402,F401
+from . import conditional  # noqa: E402,F401
 from .inputs import EvalInputs  # noqa: E402
 from .protocol import ProtocolCard  # noqa: E402
 

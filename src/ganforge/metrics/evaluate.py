@@ -114,6 +114,8 @@ def _check_available(names: list[str], ref: Reference, ev: Evaluator) -> None:
             raise ConfigError(f"metric 'modes' on points knows the mixtures {', '.join(MIXTURES)}, not '{ref.data}'")
         if name == "modes" and ref.kind == "image" and not ev.num_classes:
             raise ConfigError(f"metric 'modes' needs an evaluator with the data's classes; {ev.note}")
+        if name == "conditional" and (ref.kind != "image" or not ev.num_classes):
+            raise ConfigError(f"metric 'conditional' needs an image evaluator with the data's classes; {ev.note}")
 
 
 def score(
@@ -136,6 +138,9 @@ def score(
     elif "modes" in metrics:
         inputs.gen_labels = ev.labels(gen)
         inputs.num_classes, inputs.data_class_distribution = ev.num_classes, ref.class_distribution
+    if "conditional" in metrics:  # the classes the samples were generated for come as options["conditional"]
+        inputs.gen_labels = inputs.gen_labels if inputs.gen_labels is not None else ev.labels(gen)
+        inputs.num_classes = ev.num_classes
     if "memorization" in metrics:
         inputs.gen_images, inputs.train_images, inputs.heldout_images = gen, ref.train, ref.ref
     options = {k: dict(v) for k, v in (options or {}).items()}
