@@ -61,7 +61,7 @@ def tiny(**more):
         "data": "fake", "image_size": 8, "channels": 1, "batch_size": 4, "steps": 6, "threads": 1,
         "log_every": 1, "sample_every": 3, "ckpt_every": 3, "n_samples": 4, "ema_half_life": 2.0,
         "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8}, "d": {"fmap_base": 32, "fmap_max": 8}},
-        "algo": {"fade_steps": 2, "stable_steps": 2},
+        "algo": {"fade_steps": 2, "stable_steps": 2, "schedule": []},
     }  # fmt: skip
     return merge(resolve_config("progan-demo", []), {**base, **more})
 
@@ -99,24 +99,27 @@ def _state(path):
     return {k: state[k] for k in ("nets", "G_ema", "opt_G", "opt_D")}
 
 
-def test_resume_across_a_fade_boundary_equals_training_straight_through(tmp_path):
-    """Stop at step 3 (mid-fade); resuming crosses the stabilisation boundary (step 4, an Adam reset)."""
+@pytest.mark.parametrize("half", [2, 3])
+def test_resume_across_a_fade_boundary_equals_training_straight_through(tmp_path, half):
+    """Stop where the fade begins (2) or mid-fade (3); the resumed run crosses the fade's start and/or
+    the stabilisation's (step 4), each with an Adam reset, and lands on the straight run's state."""
     train(tiny(), out=str(tmp_path / "straight"), progress=False)
-    train(tiny(steps=3), out=str(tmp_path / "half"), progress=False)
+    train(tiny(steps=half, ckpt_every=half), out=str(tmp_path / "half"), progress=False)
     assert resume(str(tmp_path / "half"), [{"steps": 6}], progress=False).step == 6
     a = _state(str(tmp_path / "straight" / "checkpoints" / "ckpt-latest.pt"))
     b = _state(str(tmp_path / "half" / "checkpoints" / "ckpt-latest.pt"))
     assert_close(a, b, rtol=0, atol=0)
 
 
-def test_the_presets_run_a_few_steps_at_another_size(tmp_path):
-    for preset in ("progan", "progan-demo"):
-        cfg = merge(resolve_config(preset, []), {"data": "fake", "image_size": 16, "channels": 1, "batch_size": 4, "steps": 2,
-                                                 "log_every": 1, "sample_every": 2, "ckpt_every": 2, "n_samples": 4,
-                                                 "model": {"z_dim": 8, "g": {"fmap_max": 8}, "d": {"fmap_max": 8}}})  # fmt: skip
-        trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)
-        assert trainer.growth.phases[-1].stage == 2  # the uniform schedule reaches the data's 16x16
-        assert trainer.train(str(tmp_path / preset)).step == 2
+@pytest.mark.parametrize("preset, size, last_stage", [("progan", 16, 2), ("progan-demo", 32, 3)])
+def test_the_presets_run_a_few_steps(tmp_path, preset, size, last_stage):
+    """progan's uniform schedule reaches any reachable size (here 16); progan-demo's lists 4 to 32."""
+    cfg = merge(resolve_config(preset, []), {"data": "fake", "image_size": size, "channels": 1, "batch_size": 4, "steps": 2,
+                                             "log_every": 1, "sample_every": 2, "ckpt_every": 2, "n_samples": 4,
+                                             "model": {"z_dim": 8, "g": {"fmap_max": 8}, "d": {"fmap_max": 8}}})  # fmt: skip
+    trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)
+    assert trainer.growth.phases[-1].stage == last_stage
+    assert trainer.train(str(tmp_path)).step == 2
 
 
 @pytest.mark.parametrize("more, match", [
@@ -124,6 +127,7 @@ def test_the_presets_run_a_few_steps_at_another_size(tmp_path):
     ({"model": {"name": "dcgan", "g": {}, "d": {}}}, "set model.name=progan"),
     ({"algo": {"fade_steps": 2, "stable_steps": 2, "schedule": SCHEDULE}}, "not both"),
     ({"algo": {"fade_steps": 0, "stable_steps": 0, "schedule": SCHEDULE}}, "data's 8x8: 4, 8; got 4, 8, 16"),
+    ({"algo": {"fade_steps": 0, "stable_steps": 0}}, "progan needs its growth schedule"),
     ({"r1_weight": 1.0}, "does not implement r1_weight"),
 ])  # fmt: skip
 def test_bad_configs_are_refused_before_training(more, match):

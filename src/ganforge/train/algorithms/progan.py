@@ -37,6 +37,7 @@ from ...data import DataSpec
 from ...errors import ConfigError
 from ...losses import gradient_penalty
 from ...nets.progan import reachable_sizes, stage_resolution
+from ..compile import compile_module
 from ..engine import Phase, Trainer
 from . import ALGORITHMS
 
@@ -182,6 +183,16 @@ class ProGANTrainer(Trainer):
         nets = super().build_networks(cfg, spec)  # the family refuses sides it cannot reach
         build_growth(cls.parse_params(cfg), spec.shape[-1])
         return nets
+
+    def train_view(self, net: torch.nn.Module, ddp: bool = True) -> torch.nn.Module:
+        """As the engine's, but DDP told that some weights sit out a step: the blocks above the current
+        stage (and the old toRGB/fromRGB once a fade is over) get no gradient until the net grows."""
+        if not (ddp and self.world.enabled):
+            return super().train_view(net, ddp)
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        view = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None, find_unused_parameters=True)
+        return compile_module(view, self.device) if self.cfg.compile else view
 
     def algorithm(self) -> list[Phase]:
         c = self.cfg
