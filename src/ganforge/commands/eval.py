@@ -38,9 +38,17 @@ def run(args: argparse.Namespace) -> int:
     require_run_dir(args.run_dir)
     if not os.path.isdir(os.path.join(args.run_dir, "checkpoints")):
         raise CheckpointError(f"{args.run_dir} has no checkpoints yet: nothing to score (train it first)")
-    names = check_metric_names(args.metrics.split(",")) if args.metrics else None  # typos fail before loading
     path = latest_checkpoint(args.run_dir, str(args.ckpt))
     run = load_run(args.run_dir, str(args.ckpt), args.device)
+    if hasattr(run.algorithm, "evaluate_run"):  # image-to-image translation: its own cards (metrics/translation.py)
+        families = args.metrics.split(",") if args.metrics else None
+        cards, note = run.algorithm.evaluate_run(run, args.n, args.seed, args.evaluator, args.inception_weights,
+                                                 args.cache_dir, args.device, families)  # fmt: skip
+        out = append_cards(args.run_dir, cards, run.step, "eval", os.path.basename(os.path.realpath(path)))
+        print(format_table(cards, run.step, note))
+        print(f"appended {len(cards)} lines to {out}")
+        return 0
+    names = check_metric_names(args.metrics.split(",")) if args.metrics else None  # typos fail before the data
     cfg = run.config
     from ..data import get_dataset
 

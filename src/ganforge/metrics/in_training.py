@@ -20,6 +20,7 @@ from ..train.monitors import Monitor
 from .evaluate import HIGHER_IS_BETTER, check_best_metric, check_metric_names, default_metrics, prepare_reference, score
 from .evaluator import resolve_evaluator
 from .records import append_cards, read_best, write_best
+from .translation import higher_is_better as translation_higher_is_better
 
 EVAL_SEED = 1234  # fixed noise for every in-training evaluation: scores differ only by the weights
 
@@ -29,6 +30,10 @@ class EvalMonitor(Monitor):
         from ..data import get_dataset
 
         self.cfg = cfg
+        self.translation = _translation_references(cfg, cache_dir)
+        if self.translation is not None:  # CycleGAN/pix2pix: their own cards, not A -> B against cfg.data
+            self.every, self.last, self.best = cfg.eval_every or cfg.steps, 0, None
+            return
         info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root)
         self.evaluator = resolve_evaluator(
             cfg.data, info.kind, info.num_classes, cfg.eval_evaluator, cfg.eval_inception_weights, cache_dir,
@@ -54,7 +59,10 @@ class EvalMonitor(Monitor):
         if step // self.every <= self.last // self.every and step != self.cfg.steps:
             return
         self.last = step
-        cards = score(self._samples(trainer), self.reference, self.evaluator, self.metrics, seed=EVAL_SEED)
+        if self.translation is not None:
+            cards = trainer.score_translation(self.translation, seed=EVAL_SEED, metrics=self.cfg.eval_metrics or None)
+        else:
+            cards = score(self._samples(trainer), self.reference, self.evaluator, self.metrics, seed=EVAL_SEED)
         append_cards(trainer.run_dir, cards, step, "train")
         for card in cards:
             record[f"Eval/{card.metric}"] = card.value
@@ -69,7 +77,7 @@ class EvalMonitor(Monitor):
         value = next(c.value for c in cards if c.metric == name)
         if not math.isfinite(value):
             return
-        higher = HIGHER_IS_BETTER[name]
+        higher = HIGHER_IS_BETTER[name] if self.translation is None else translation_higher_is_better(name)
         if self.best is not None and self.best.get("metric") == name:
             old = self.best["value"]
             if (value <= old) if higher else (value >= old):
@@ -80,3 +88,26 @@ class EvalMonitor(Monitor):
         atomic_save({"format": FORMAT, **trainer.state_dict(), "best": dict(self.best)}, path)
         write_best(trainer.run_dir, self.best)
         record["Eval/best_step"] = record["step"]
+
+
+def _translation_references(cfg, cache_dir: str | None):
+    """Prepared references of an image-to-image algorithm (one with `prepare_evaluation`), else None.
+
+    Its cards (metrics/translation.py) replace the GAN metrics: translations are scored against the
+    target domain, with cycle and paired errors and label preservation. A best_metric must name one of
+    the cards the run will produce (checked here, before training)."""
+    from ..errors import ConfigError
+    from ..train.algorithms import get_algorithm
+
+    algorithm = get_algorithm(cfg.algorithm)
+    if not hasattr(algorithm, "prepare_evaluation"):
+        return None
+    refs = algorithm.prepare_evaluation(cfg, cfg.eval_n, cfg.eval_evaluator, cfg.eval_inception_weights, cache_dir,
+                                        metrics=cfg.eval_metrics or None)  # fmt: skip
+    if cfg.best_metric:
+        from .translation import expected_metrics
+
+        names = expected_metrics(refs, algorithm.directions, cfg.eval_metrics or None)
+        if cfg.best_metric not in names:
+            raise ConfigError(f"best_metric '{cfg.best_metric}' is not a score of this {cfg.algorithm} run; it scores {', '.join(names)}")
+    return refs

@@ -105,3 +105,58 @@ class TranslationTrainer(Trainer):
         images = test_images(source, n)
         with torch.no_grad(), evaluating(net) as G:
             return torch.cat([G(chunk.to(device)).float().cpu() for chunk in images.split(batch_size)])
+
+    # Evaluation (metrics/translation.py): the same cards for `ganforge eval` (evaluate_run) and in-training
+    # evaluation (prepare_evaluation once, score_translation on each evaluation tick).
+
+    @classmethod
+    def domain_sources(cls, cfg, params) -> dict:
+        """{"A": dataset or folder, "B": ...} behind each domain: what picks the target's evaluator."""
+        return {}
+
+    @classmethod
+    def known_answers(cls, cfg, data, n: int) -> dict:
+        """{direction: the right answers of the first n test images of its source domain}, where known."""
+        return {}
+
+    @classmethod
+    def prepare_evaluation(cls, cfg, n: int, evaluator: str = "auto", inception_weights=None, cache_dir=None,
+                           device="cpu", metrics=None) -> list:  # fmt: skip
+        from ..metrics.translation import check_families, prepare_translation
+
+        families = check_families(metrics)
+        params = cls.parse_params(cfg)
+        data = cls.load_translation(cfg, params)
+        return prepare_translation(data, cls.directions, n, cls.domain_sources(cfg, params), cls.known_answers(cfg, data, n),
+                                   families, evaluator, inception_weights, cache_dir, cfg.data_root, device)  # fmt: skip
+
+    @staticmethod
+    def _translator_fns(nets: dict, table: dict) -> dict:
+        def run(net):
+            device = next(net.parameters()).device
+
+            @torch.no_grad()
+            def translate(images):
+                with evaluating(net) as G:
+                    return torch.cat([G(chunk.to(device)).float().cpu() for chunk in images.split(64)])
+
+            return translate
+
+        return {d: run(net) for d, net in table.items()}
+
+    def score_translation(self, refs: list, seed: int = 0, metrics=None) -> list:
+        """The evaluation cards of the networks as they are now (eval mode; training state untouched)."""
+        from ..metrics.translation import check_families, keep_families, score_translation
+
+        cards = score_translation(self._translator_fns(self.nets, self.translators(self.nets)), refs, seed)
+        return keep_families(cards, check_families(metrics))
+
+    @classmethod
+    def evaluate_run(cls, run, n: int = 1000, seed: int = 0, evaluator: str = "auto", inception_weights=None,
+                     cache_dir=None, device="cpu", metrics=None) -> tuple[list, str]:  # fmt: skip
+        """`ganforge eval` of a translation run: (ProtocolCards, what evaluated the target domains)."""
+        from ..metrics.translation import check_families, evaluator_note, keep_families, score_translation
+
+        refs = cls.prepare_evaluation(run.config, n, evaluator, inception_weights, cache_dir, device, metrics)
+        cards = score_translation(cls._translator_fns(run.nets, cls.translators(run.nets)), refs, seed)
+        return keep_families(cards, check_families(metrics)), evaluator_note(refs)

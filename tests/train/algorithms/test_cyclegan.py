@@ -127,3 +127,38 @@ def test_offline_demo_presets_train_two_steps(preset, tmp_path):
     run = load_run(result.run_dir)
     assert run.shape == (3, 32, 32)  # grey digits repeated to RGB to meet the coloured domain
     assert os.path.exists(result.final_samples)
+
+
+def test_eval_and_in_training_evaluation_score_translation_cards(unpaired, tmp_path, capsys):
+    import json
+
+    cfg = resolve_config("cyclegan", [tiny(unpaired, eval_every=2, eval_n=2, best_metric="cycle/AtoBtoA")])
+    result = train(cfg, out=str(tmp_path / "run"), progress=False)
+    path = tmp_path / "run" / "metrics" / "metrics.jsonl"
+    trained = [json.loads(line) for line in open(path)]
+    # folders without classes: no evaluator, so the cycle errors of both directions at steps 2 and 4
+    assert {(e["step"], e["metric"]) for e in trained} == {(s, m) for s in (2, 4) for m in ("cycle/AtoBtoA", "cycle/BtoAtoB")}
+    stats = [json.loads(line) for line in open(tmp_path / "run" / "stats.jsonl")]
+    assert [r["step"] for r in stats if "Eval/cycle/AtoBtoA" in r] == [2, 4]
+    best = json.load(open(tmp_path / "run" / "metrics" / "best.json"))
+    cycles = {e["step"]: e["value"] for e in trained if e["metric"] == "cycle/AtoBtoA"}
+    assert best["value"] == min(cycles.values()) and best["higher_is_better"] is False
+    # ganforge eval: the same cards, recomputed by hand from the loaded networks
+    assert main(["eval", result.run_dir, "-n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "cycle/AtoBtoA" in out and "no evaluator of the target domains" in out
+    new = [json.loads(line) for line in open(path)][len(trained):]
+    assert [e["metric"] for e in new] == ["cycle/AtoBtoA", "cycle/BtoAtoB"] and all(e["source"] == "eval" for e in new)
+    run = load_run(result.run_dir)
+    a = torch.from_numpy(np.stack([np.asarray(Image.open(os.path.join(unpaired, "testA", f"im{i}.png"))) for i in range(2)]))
+    a = a.permute(0, 3, 1, 2).float() / 127.5 - 1  # 12 px test images, resized to the 8 px training size by the data
+    from ganforge.data.domains import resize_uint8, to_float
+
+    a = to_float(resize_uint8(((a + 1) * 127.5).round().to(torch.uint8), 8))
+    with torch.no_grad():
+        rec = run.nets["G_BA"](run.nets["G_AB"](a))
+    assert_close(new[0]["value"], (rec - a).abs().mean().item(), rtol=1e-5, atol=1e-6)
+    assert main(["eval", result.run_dir, "--metrics", "cycle,fjd"]) == 2
+    assert "unknown: fjd" in capsys.readouterr().err
+    with pytest.raises(Exception, match="best_metric 'fid/AtoB' is not a score"):
+        train(resolve_config("cyclegan", [tiny(unpaired, eval_every=2, best_metric="fid/AtoB")]), out=str(tmp_path / "r"), progress=False)

@@ -48,3 +48,28 @@ def test_bad_pairs_are_named(tmp_path):
     write_pngs(str(tmp_path / "odd"), 1, size=(15, 8))
     with pytest.raises(DataError, match="even width"):
         load_paired(str(tmp_path / "odd"))
+
+
+def test_eval_scores_the_test_pairs(tmp_path):
+    import torch
+    from torch.testing import assert_close
+
+    from ganforge.data.domains import to_float
+    from ganforge.metrics.translation import l1_error, psnr, ssim
+
+    write_pngs(str(tmp_path / "ab" / "train"), 2, size=(32, 16))
+    write_pngs(str(tmp_path / "ab" / "test"), 3, size=(32, 16), seed=5)
+    cfg = resolve_config("pix2pix", [tiny(str(tmp_path / "ab"), image_size=16, steps=2, model={"g": {"width": 4}, "d": {"width": 4, "n_layers": 1}})])
+    run = load_run(train(cfg, out=str(tmp_path / "run"), progress=False).run_dir)
+    cards, note = run.algorithm.evaluate_run(run, n=3)
+    values = {c.metric: c.value for c in cards}
+    assert list(values) == ["paired/AtoB/l1", "paired/AtoB/psnr", "paired/AtoB/ssim"]  # one direction: no cycle
+    data = load_paired(str(tmp_path / "ab"), 16)
+    a, b = to_float(data.test_a.images), to_float(data.test_b.images)
+    with torch.no_grad():
+        fake = run.nets["G"].eval()(a)
+    assert_close(values["paired/AtoB/l1"], l1_error(fake, b).mean().item())
+    unit = lambda x: ((x.double() + 1) / 2).clamp(0, 1)  # noqa: E731  (PSNR and SSIM in [0, 1], L = 1)
+    assert_close(values["paired/AtoB/psnr"], psnr(unit(fake), unit(b), 1.0).mean().item())
+    assert_close(values["paired/AtoB/ssim"], ssim(unit(fake), unit(b), 1.0).mean().item())
+    assert "no evaluator" in note

@@ -19,10 +19,13 @@ Learning rate: Adam 2e-4, beta1 0.5, constant then linearly to 0: the presets' s
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
 
+from ...data.demo_domains import styled
+from ...data.domains import match_channels, to_float, to_uint8
 from ...data.unpaired import load_unpaired
 from ...nets import _checked_kwargs
 from ...nets.patchgan import build_patch_discriminator
@@ -83,6 +86,21 @@ class CycleGANTrainer(TranslationTrainer):
     @classmethod
     def translators(cls, nets):
         return {"AtoB": nets["G_AB"], "BtoA": nets["G_BA"]}
+
+    @classmethod
+    def domain_sources(cls, cfg, params):
+        if params.data_b:
+            return {"A": cfg.data, "B": params.data_b}
+        return {"A": os.path.join(cfg.data, "trainA"), "B": os.path.join(cfg.data, "trainB")}
+
+    @classmethod
+    def known_answers(cls, cfg, data, n):
+        """The offline demo's A -> B has a right answer: styled(a) (data/demo_domains.py)."""
+        if (cfg.data, cls.parse_params(cfg).data_b) != ("mnist-plain", "mnist-styled"):
+            return {}
+        plain = to_float(data.test_a.images[:n])[:, :1]  # grey digits (repeated to RGB by the data): one channel
+        # through uint8 and the data's own channel conversion, as the B images themselves were made
+        return {"AtoB": to_float(match_channels(to_uint8(styled(plain)), data.channels))}
 
     def setup_networks(self) -> None:
         n = self.nets

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ...data.domains import to_float
 from ...data.paired import load_paired
 from ...nets import _checked_kwargs
 from ...nets.patchgan import build_patch_discriminator
@@ -55,6 +56,19 @@ class Pix2PixTrainer(TranslationTrainer):
     @classmethod
     def translators(cls, nets):
         return {"AtoB": nets["G"]}
+
+    @classmethod
+    def domain_sources(cls, cfg, params):
+        """The demo pairs' sides are the demo domains (labelled: FID and label preservation in their
+        evaluators); folders of pairs have no classes (FID/KID with --inception-weights only)."""
+        if cfg.data == "mnist-pairs":
+            return {"A": "mnist-plain", "B": "mnist-styled"}
+        return {"A": cfg.data, "B": cfg.data}
+
+    @classmethod
+    def known_answers(cls, cfg, data, n):
+        """Every test input's pair is its right answer."""
+        return {"AtoB": to_float(data.test_b.images[:n])}
 
     def algorithm(self) -> list[Phase]:
         """The reference order: G(a) once, D on it (detached), then G through the frozen D."""
