@@ -23,18 +23,19 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=2500, help="samples scored (PacGAN: 2,500)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides of the toy2d preset")
     args = parser.parse_args()
 
     import ganforge as gf
+    from ganforge.config import parse_override
     from ganforge.metrics.modes import mixture_coverage
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared machine slows every figure)")
     for data in args.data:
-        course = {"kind": "cyclegan", "steps": args.steps, "lr": 1e-3}
         cfg = gf.resolve_config("toy2d", [{
-            "data": data, "steps": args.steps, "seed": args.seed, "threads": args.threads, "schedule_g": course,
-            "schedule_d": course, "eval_every": 0, "best_metric": "", "ckpt_every": args.steps,
-        }])  # fmt: skip
+            "data": data, "steps": args.steps, "seed": args.seed, "threads": args.threads,
+            "eval_every": 0, "best_metric": "", "ckpt_every": args.steps,
+        }, *[parse_override(o) for o in args.overrides]])  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             cpu0, wall0 = time.process_time(), time.perf_counter()
             result = gf.train(cfg, out=os.path.join(tmp, "run"), progress=False)

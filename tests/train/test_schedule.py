@@ -334,3 +334,17 @@ def test_yaml_floats_without_a_dot_are_numbers():
     s = build_schedule(spec)
     assert s.lr_at(0) == 1e-3 and s.phases[0].opt_args == {"weight_decay": 5e-4}
     assert s.lr_at(6) == pytest.approx(1e-3 * (1e-2) ** 0.5)
+
+
+def test_a_course_without_a_length_spans_the_whole_run():
+    import torch
+
+    from ganforge.config import OptimConfig
+    from ganforge.train.optim import build_course
+
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    for steps in (10, 40):  # the same spec follows the run's length
+        course = build_course(OptimConfig(), {"kind": "cyclegan", "lr": 1e-3}, params, steps, "g")
+        assert course.prepare(0).param_groups[0]["lr"] == pytest.approx(1e-3)
+        assert course.prepare(steps // 2 - 1).param_groups[0]["lr"] == pytest.approx(1e-3)  # constant half
+        assert course.prepare(steps - 1).param_groups[0]["lr"] < 1e-3 / (steps // 2 - 1) * 1.01  # last step ~0

@@ -57,6 +57,9 @@ def build_course(opt_cfg, schedule_spec, params, steps: int, who: str, fused: bo
         return ConstantCourse(build_optimizer(opt_cfg, params, fused, device_type))
     from .schedule import PhasedOptimizer, build_schedule
 
+    if isinstance(schedule_spec, dict) and "kind" in schedule_spec and not {"steps", "epochs"} & set(schedule_spec):
+        # A course that names no length spans the whole run: `--steps N` stretches it with the training.
+        schedule_spec = {**schedule_spec, "steps": steps}
     schedule = build_schedule(schedule_spec)
     if schedule.total_steps < steps:
         raise ConfigError(
