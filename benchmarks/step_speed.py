@@ -11,6 +11,9 @@ Cases (equal architecture and batch to the implementations people copy):
   mlp28-pg     PyTorch-GAN gan.py's MLPs, 28x28, batch 64
   wgangp28-pg  PyTorch-GAN wgan_gp.py: the same MLPs, GP lambda 10, 5 critic steps per G step
   dcgan32-pg   PyTorch-GAN dcgan.py's nets (benchmarks/pg_dcgan_nets.py), 32x32 grey, batch 64
+  cyclegan128  CycleGAN 128x128 RGB, batch 1, ResNet G 6 blocks, PatchGAN, pools (junyanz/pytorch-CycleGAN-and-pix2pix)
+  cyclegan256  the same at 256x256, 9 blocks
+  pix2pix256   pix2pix 256x256, batch 1, U-Net 256 with batch norm, conditional PatchGAN
 One iteration is one G step with its D steps (5 for WGAN-GP, as PyTorch-GAN's i % n_critic).
 Data is an in-memory random tensor (`fake`), so the figure is the training step, not JPEG decoding.
 """
@@ -41,7 +44,31 @@ CASES = {
     # As dcgan.py: Adam 2e-4 (0.5, 0.999), G's batch reused (detached) by D's step.
     "dcgan32-pg": ("dcgan", {"data": "fake", "image_size": 32, "channels": 1, "batch_size": 64, "reuse_fake": True,
                              "model": {"name": "pg-dcgan", "g": {}, "d": {}}}),
+    # Image-to-image translation, the papers' settings (batch 1, instance norm; ResNet G with 6 blocks at
+    # 128 px and 9 at 256, 70x70 PatchGAN, 50-image pools; pix2pix: U-Net 256, batch norm, conditional D).
+    # Their data are two tiny folders of random images written to a temp dir (TWO_DOMAINS below):
+    # batches are cropped and flipped from memory, so the figure is still the training step.
+    "cyclegan128": ("cyclegan", {"data": "TWO_DOMAINS", "image_size": 128, "batch_size": 1}),
+    "cyclegan256": ("cyclegan", {"data": "TWO_DOMAINS", "image_size": 256, "batch_size": 1}),
+    "pix2pix256": ("pix2pix", {"data": "TWO_DOMAINS", "image_size": 256, "batch_size": 1}),
 }
+
+
+def two_domain_folder(root: str, size: int, n: int = 4) -> str:
+    """root/trainA, trainB (unpaired) and root/train (side-by-side AB pairs) of n random RGB images at the
+    jitter's load size (size x 286/256): the smallest data the translation algorithms accept."""
+    import os
+
+    import numpy as np
+    from PIL import Image
+
+    load = round(size * 286 / 256)
+    rng = np.random.default_rng(0)
+    for sub, width in (("trainA", load), ("trainB", load), ("train", 2 * load)):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (load, width, 3), dtype=np.uint8)).save(os.path.join(root, sub, f"{i}.png"))
+    return root
 
 
 def peak_rss_mib() -> float:
@@ -51,6 +78,11 @@ def peak_rss_mib() -> float:
 def measure(case: str, iters: int, warmup: int, device: str, options: dict | None = None) -> dict:
     """`options`: config keys of the speed options (precision, channels_last, compile, fused_optimizers)."""
     preset, overrides = CASES[case]
+    if overrides["data"] == "TWO_DOMAINS":
+        import tempfile
+
+        folder = two_domain_folder(tempfile.mkdtemp(prefix="ganforge-bench-"), overrides["image_size"])
+        overrides = {**overrides, "data": folder, "tensorboard": False}
     if case == "dcgan32-pg":
         import pg_dcgan_nets  # noqa: F401  (registers the benchmark-only model family)
     cfg = merge(resolve_config(preset, [overrides]), {"device": device, **(options or {})})
@@ -100,7 +132,7 @@ def main() -> None:
     for case in args.cases.split(","):
         r = measure(case, args.iters, args.warmup, args.device, options)
         # ru_maxrss is the process's peak so far: on a CPU, cases run later include earlier peaks.
-        print(f"{r['case']:<8} {r['img/s']:8.1f} img/s  {r['it/s']:6.2f} it/s  peak {r['peak_MiB']:7.0f} MiB")
+        print(f"{r['case']:<8} {r['img/s']:8.3f} img/s  {r['it/s']:6.2f} it/s  peak {r['peak_MiB']:7.0f} MiB")
 
 
 if __name__ == "__main__":
