@@ -113,3 +113,13 @@ def test_bad_packing_and_augmentation_are_errors(tiny_overrides):
         Trainer(tiny("pacgan", tiny_overrides, pack=3), progress=False)
     with pytest.raises(ConfigError, match="diffaugment augments images"):
         Trainer(tiny("toy2d", tiny_overrides, data="ring8", diffaugment="color"), progress=False)
+
+
+@pytest.mark.parametrize("preset", ["pacgan", "cgan-projection"])
+def test_tensorboard_histograms_d_as_training_presents_it(tmp_path, tiny_overrides, preset):
+    pytest.importorskip("tensorboard")
+    cfg = tiny(preset, tiny_overrides, steps=2, tensorboard=True, n_samples=5)  # 5: a remainder no pair fills
+    from ganforge.report.monitors import seeing_monitors
+
+    train(cfg, out=str(tmp_path / "run"), progress=False, monitors=seeing_monitors(cfg))
+    assert any((tmp_path / "run" / "tensorboard").iterdir())

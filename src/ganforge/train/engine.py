@@ -272,6 +272,17 @@ class Trainer:
             return D(x, classes=True)
         return (D(x) if labels is None else D(x, labels)), None
 
+    def d_logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's logits for x as training presents it, for monitors: packed (PacGAN; a remainder that
+        fills no group is dropped), with the labels for a conditional D, no augmentation or noise."""
+        m = self.cfg.pack
+        x = pack(x[: len(x) // m * m], m)
+        if not self.cfg.model.conditional_d:
+            labels = None
+        elif labels is not None:
+            labels = labels.to(x.device)
+        return self.call_D(self.D, x, labels)[0]
+
     def randn_local(self, n: int, *shape: int) -> torch.Tensor:
         """This rank's n rows of a global (n x world_size, *shape) normal draw: every rank draws the
         whole of it (keeping the RNGs in step) and the ranks' parts together are one process's draw."""

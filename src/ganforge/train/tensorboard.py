@@ -30,6 +30,7 @@ class TensorBoardMonitor(Monitor):
         self.writer = None
         self._metric_lines = 0
         self._real_batch = None
+        self._real_labels = None
 
     def on_start(self, trainer) -> None:
         from torch.utils.tensorboard import SummaryWriter
@@ -46,6 +47,7 @@ class TensorBoardMonitor(Monitor):
                 self.writer.add_images("Reals", _to_unit(self._real_batch), 0)
         else:
             self._real_batch = data.dataset.images[:n]
+        self._real_labels = torch.tensor([int(data.dataset[i][1]) for i in range(n)])  # for a class-conditional D
         self._metric_lines = len(_metric_cards(trainer.run_dir))
         self.writer.flush()
 
@@ -82,8 +84,9 @@ class TensorBoardMonitor(Monitor):
         was_training = D.training
         D.eval()  # BatchNorm: use running statistics, update none
         try:
-            real_logits = D(self._real_batch.to(trainer.device))
-            fake_logits = D(fake)
+            # as training presents them (packed for PacGAN, with the labels for a conditional D)
+            real_logits = trainer.d_logits(self._real_batch.to(trainer.device), self._real_labels)
+            fake_logits = trainer.d_logits(fake, trainer.fixed_c)
         finally:
             D.train(was_training)
         self.writer.add_histogram("D/logits_real", real_logits.float().cpu(), trainer.step)
