@@ -75,6 +75,15 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def current_rss_mib() -> float:
+    """Resident memory now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:
+        return 0.0
+
+
 def measure(case: str, iters: int, warmup: int, device: str, options: dict | None = None) -> dict:
     """`options`: config keys of the speed options (precision, channels_last, compile, fused_optimizers)."""
     preset, overrides = CASES[case]
@@ -99,6 +108,7 @@ def measure(case: str, iters: int, warmup: int, device: str, options: dict | Non
                 trainer.window.add(phase.run())
         trainer.step += 1
 
+    before = current_rss_mib()  # networks, optimizers and data built, nothing trained yet
     for _ in range(warmup):
         iteration()
     sync()
@@ -109,7 +119,11 @@ def measure(case: str, iters: int, warmup: int, device: str, options: dict | Non
     sync()
     seconds = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated() / 2**20 if trainer.device.type == "cuda" else peak_rss_mib()
-    return {"case": case, "img/s": iters * cfg.batch_size / seconds, "it/s": iters / seconds, "peak_MiB": peak}
+    # On a CPU: how much the training steps added to the resident memory at their peak (activations,
+    # gradients, optimizer state), the part that differs between engines; the process peak includes
+    # torch, the data and the weights.
+    step_peak = peak - before if trainer.device.type != "cuda" else peak
+    return {"case": case, "img/s": iters * cfg.batch_size / seconds, "it/s": iters / seconds, "peak_MiB": peak, "step_MiB": step_peak}
 
 
 def main() -> None:
@@ -132,7 +146,7 @@ def main() -> None:
     for case in args.cases.split(","):
         r = measure(case, args.iters, args.warmup, args.device, options)
         # ru_maxrss is the process's peak so far: on a CPU, cases run later include earlier peaks.
-        print(f"{r['case']:<8} {r['img/s']:8.3f} img/s  {r['it/s']:6.2f} it/s  peak {r['peak_MiB']:7.0f} MiB")
+        print(f"{r['case']:<8} {r['img/s']:8.3f} img/s  {r['it/s']:6.2f} it/s  peak {r['peak_MiB']:7.0f} MiB  steps {r['step_MiB']:6.0f} MiB")
 
 
 if __name__ == "__main__":
