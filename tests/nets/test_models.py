@@ -29,7 +29,7 @@ CASES = [
     ("sagan", (1, 32, 32), {"width": 8}, {"width": 8}),
     ("sagan", (3, 32, 32), {"width": 8, "attention_res": 32}, {"width": 8, "attention_res": 8}),
     # 4x4: one stage, so every weight is used; a grown net leaves the lower stages' toRGB/fromRGB idle
-    # at alpha = 1, and tests/nets/test_progan.py runs every stage and fade instead.
+    # at alpha = 1, and tests/nets/test_progan_nets.py runs every stage and fade instead.
     ("progan", (1, 4, 4), {"fmap_max": 16}, {"fmap_max": 16}),
 ]
 
