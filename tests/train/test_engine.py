@@ -40,6 +40,8 @@ def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides)
         pytest.skip("two-domain data: tests/train/algorithms/test_cyclegan.py and test_pix2pix.py train these presets")
     if cfg.model.name == "cs231n":
         cfg.image_size = 28
+    elif preset in ("progan-demo", "sagan"):  # an explicit growth schedule to 32; attention at 16 of 32
+        cfg.image_size = 32
     elif cfg.model.name == "dcgan":
         merge(cfg, {"model": {"g": {"width": 8}, "d": {"width": 8}}})
     trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)  # the preset's algorithm (infogan, began...)
