@@ -36,10 +36,10 @@ def test_weights_hash_follows_the_tensors_not_the_file(tmp_path):
 
 
 def test_unknown_metric_names_list_the_valid_ones():
-    assert METRICS.list() == ["fid", "is", "kid", "memorization", "modes", "pr"]
+    assert {"fid", "is", "kid", "memorization", "modes", "pr"} <= set(METRICS.list())
     with pytest.raises(ConfigError) as e:
         get_metric("fdi")
-    assert "did you mean 'fid'" in str(e.value) and "valid: fid, is, kid, memorization, modes, pr" in str(e.value)
+    assert "did you mean 'fid'" in str(e.value) and str(e.value).endswith("valid: " + ", ".join(METRICS.list()))
     assert [name for name, _ in list_metrics()] == METRICS.list()
 
 
