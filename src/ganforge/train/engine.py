@@ -359,20 +359,32 @@ class Trainer:
         also makes its images recognisable as their classes (minimises the class loss)."""
         fake, self._last_fake = self._last_fake, None
         fake_labels, self._last_fake_labels = self._last_fake_labels, None
+
+        def objective():
+            nonlocal fake, fake_labels
+            if fake is None:
+                z = self.noise(self.local_batch_size)
+                fake_labels = self.fake_labels(self.local_batch_size)
+                fake = call_G(self.G_train, z, fake_labels)
+            fake_logits, fake_classes = self.call_D(self.D_frozen, self.d_input(fake), fake_labels)
+            out = self.loss.g(fake_logits)
+            loss, stats = out["loss"], {"Loss/G": out["loss"]}
+            if fake_classes is not None:
+                stats["Loss/G/class"] = F.cross_entropy(fake_classes.float(), fake_labels)
+                loss = loss + self.cfg.class_loss_weight * stats["Loss/G/class"]
+            return loss, stats
+
+        return self.update_G(objective)
+
+    def update_G(self, objective: Callable[[], tuple[torch.Tensor, dict]]) -> dict:
+        """One step of G's optimizer on `objective()` -> (loss, stats), computed under autocast with D
+        frozen (no gradients for D's weights in G's phase: less work), then the EMA of G. Every
+        algorithm's G phase goes through here."""
         opt_G = self.course_G.prepare(self.step)
-        self.D.requires_grad_(False)  # no gradients for D's weights in G's phase: less work
+        self.D.requires_grad_(False)
         try:
             with self.precision.autocast():
-                if fake is None:
-                    z = self.noise(self.local_batch_size)
-                    fake_labels = self.fake_labels(self.local_batch_size)
-                    fake = call_G(self.G_train, z, fake_labels)
-                fake_logits, fake_classes = self.call_D(self.D_frozen, self.d_input(fake), fake_labels)
-                out = self.loss.g(fake_logits)
-                loss, stats = out["loss"], {"Loss/G": out["loss"]}
-                if fake_classes is not None:
-                    stats["Loss/G/class"] = F.cross_entropy(fake_classes.float(), fake_labels)
-                    loss = loss + self.cfg.class_loss_weight * stats["Loss/G/class"]
+                loss, stats = objective()
             opt_G.zero_grad(set_to_none=True)
             self.precision.backward("G", loss)
         finally:

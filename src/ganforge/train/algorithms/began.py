@@ -110,25 +110,18 @@ class BEGANTrainer(Trainer):
     def g_step(self) -> dict:
         """G: min L(G(z_G)); then the k_t update and M_global from this step's L(x) and L(G(z_G))."""
         fake, self._last_fake = self._last_fake, None
-        opt_G = self.course_G.prepare(self.step)
-        self.D.requires_grad_(False)
-        try:
-            with self.precision.autocast():
-                if fake is None:
-                    fake = self.G_train(self.noise(self.local_batch_size))
-                out = self.loss.g(self.D_frozen(self.instance_noise(fake)))
-            opt_G.zero_grad(set_to_none=True)
-            self.precision.backward("G", out["loss"])
-        finally:
-            self.D.requires_grad_(True)
-        self.precision.step("G", opt_G)
-        if self.G_ema is not None and self.step >= self.cfg.ema_start:
-            self.G_ema.update_parameters(self.G)
-        fake_error = out["loss"].detach().float()
+
+        def objective():
+            generated = fake if fake is not None else self.G_train(self.noise(self.local_batch_size))
+            loss = self.loss.g(self.D_frozen(self.instance_noise(generated)))["loss"]
+            return loss, {"loss": loss}
+
+        g_loss = self.update_G(objective)["loss"].detach()
+        fake_error = g_loss.float()
         p = self.params
         m_global = convergence_measure(p.gamma, self._real_error, fake_error)
         self.k = update_k(self.k, p.gamma, p.lambda_k, self._real_error, fake_error)
-        return {"Loss/G": out["loss"].detach(), "BEGAN/M_global": m_global, "BEGAN/k": self.k.clone()}
+        return {"Loss/G": g_loss, "BEGAN/M_global": m_global, "BEGAN/k": self.k.clone()}
 
 
 class ConvergencePlot(Monitor):

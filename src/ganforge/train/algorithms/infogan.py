@@ -192,27 +192,19 @@ class InfoGANTrainer(Trainer):
     def g_step(self) -> dict:
         """G: min -log D(G(z, c)) + lambda NLL_Q(c | G(z, c)), D and Q frozen."""
         last, self._last_fake = self._last_fake, None
-        opt_G = self.course_G.prepare(self.step)
-        self.D.requires_grad_(False)
-        try:
-            with self.precision.autocast():
-                if last is None:
-                    z = self.noise(self.local_batch_size)
-                    fake = self.G_train(z)
-                else:
-                    fake, z = last
-                fake_logits, q = self.D_frozen(self.instance_noise(fake), with_q=True)
-                out = self.loss.g(fake_logits)
-                info = self.information_loss(q, z)
-                loss = out["loss"] + info["loss"]
-            opt_G.zero_grad(set_to_none=True)
-            self.precision.backward("G", loss)
-        finally:
-            self.D.requires_grad_(True)
-        self.precision.step("G", opt_G)
-        if self.G_ema is not None and self.step >= self.cfg.ema_start:
-            self.G_ema.update_parameters(self.G)
-        return {"Loss/G": out["loss"].detach(), "Loss/G/info": info["loss"].detach()}
+
+        def objective():
+            if last is None:
+                z = self.noise(self.local_batch_size)
+                fake = self.G_train(z)
+            else:
+                fake, z = last
+            fake_logits, q = self.D_frozen(self.instance_noise(fake), with_q=True)
+            out = self.loss.g(fake_logits)
+            info = self.information_loss(q, z)
+            return out["loss"] + info["loss"], {"Loss/G": out["loss"].detach(), "Loss/G/info": info["loss"].detach()}
+
+        return self.update_G(objective)
 
     # ------------------------------------------------------------------ what the codes do
     @classmethod

@@ -93,21 +93,14 @@ class Pix2PixTrainer(TranslationTrainer):
     def conditional_g_step(self) -> dict:
         real_a, real_b, fake_b = self._batch
         self._batch = None
-        opt_G = self.course_G.prepare(self.step)
-        self.D.requires_grad_(False)
-        try:
-            with self.precision.autocast():
-                adversarial = self.loss.g(self.D_frozen(torch.cat([real_a, fake_b], 1)))["loss"]
-                distance = l1(fake_b, real_b)
-                loss = adversarial + self.params.lambda_l1 * distance
-            opt_G.zero_grad(set_to_none=True)
-            self.precision.backward("G", loss)
-        finally:
-            self.D.requires_grad_(True)
-        self.precision.step("G", opt_G)
-        if self.G_ema is not None and self.step >= self.cfg.ema_start:
-            self.G_ema.update_parameters(self.G)
-        return {"Loss/G": loss.detach(), "Loss/G/gan": adversarial.detach(), "Loss/G/L1": distance.detach()}
+
+        def objective():
+            adversarial = self.loss.g(self.D_frozen(torch.cat([real_a, fake_b], 1)))["loss"]
+            distance = l1(fake_b, real_b)
+            loss = adversarial + self.params.lambda_l1 * distance
+            return loss, {"Loss/G": loss.detach(), "Loss/G/gan": adversarial.detach(), "Loss/G/L1": distance.detach()}
+
+        return self.update_G(objective)
 
     @torch.no_grad()
     def triplets(self) -> torch.Tensor:

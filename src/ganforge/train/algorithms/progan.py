@@ -252,20 +252,13 @@ class ProGANTrainer(Trainer):
 
     def g_step(self) -> dict:
         """min_G the loss's G objective (-E[D(G(z))] for WGAN) through a frozen D at this step's stage."""
-        opt_G = self.course_G.prepare(self.step)
-        self.D.requires_grad_(False)
-        try:
-            with self.precision.autocast():
-                fake = self.G_train(self.noise(self.local_batch_size), None, self.stage, self.alpha)
-                out = self.loss.g(self.D_frozen(fake, None, self.stage, self.alpha))
-            opt_G.zero_grad(set_to_none=True)
-            self.precision.backward("G", out["loss"])
-        finally:
-            self.D.requires_grad_(True)
-        self.precision.step("G", opt_G)
-        if self.G_ema is not None and self.step >= self.cfg.ema_start:
-            self.G_ema.update_parameters(self.G)  # G_ema's (stage, alpha) buffers equal G's: averaging keeps them
-        return {"Loss/G": out["loss"]}
+        # G_ema's (stage, alpha) buffers equal G's: update_G's averaging keeps them.
+        def objective():
+            fake = self.G_train(self.noise(self.local_batch_size), None, self.stage, self.alpha)
+            loss = self.loss.g(self.D_frozen(fake, None, self.stage, self.alpha))["loss"]
+            return loss, {"Loss/G": loss}
+
+        return self.update_G(objective)
 
 
 ALGORITHMS.register("progan")(ProGANTrainer)
