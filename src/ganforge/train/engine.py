@@ -342,13 +342,9 @@ class Trainer:
                 r1 = r1_penalty(real_logits, real_in)
                 loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1
                 stats["Loss/D/r1"] = r1
-        opt_D = self.course_D.prepare(self.step)
-        opt_D.zero_grad(set_to_none=True)
-        self.precision.backward("D", loss)
-        self.precision.step("D", opt_D)
+        self.update_D(loss)
         if c.clip_value > 0:
             clip_weights(self.D, c.clip_value)
-        self.d_steps += 1
         stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits)
         if "wasserstein" in out:
             stats["Wasserstein"] = out["wasserstein"]
@@ -375,6 +371,15 @@ class Trainer:
             return loss, stats
 
         return self.update_G(objective)
+
+    def update_D(self, loss: torch.Tensor) -> None:
+        """One step of D's optimizer on `loss` (this step's lr from its course); counts D updates.
+        Every algorithm's D phase goes through here."""
+        opt_D = self.course_D.prepare(self.step)
+        opt_D.zero_grad(set_to_none=True)
+        self.precision.backward("D", loss)
+        self.precision.step("D", opt_D)
+        self.d_steps += 1
 
     def update_G(self, objective: Callable[[], tuple[torch.Tensor, dict]]) -> dict:
         """One step of G's optimizer on `objective()` -> (loss, stats), computed under autocast with D

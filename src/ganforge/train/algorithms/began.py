@@ -99,11 +99,7 @@ class BEGANTrainer(Trainer):
             real_errors = D(self.instance_noise(real))
             fake_errors = D(self.instance_noise(fake.detach()))
             out = self.loss.d(real_errors, fake_errors, k=self.k)
-        opt_D = self.course_D.prepare(self.step)
-        opt_D.zero_grad(set_to_none=True)
-        self.precision.backward("D", out["loss"])
-        self.precision.step("D", opt_D)
-        self.d_steps += 1
+        self.update_D(out["loss"])
         self._real_error = out["real"].detach().float()
         return {"Loss/D": out["loss"].detach(), "BEGAN/L(x)": self._real_error, "BEGAN/L(G(z))/D": out["fake"].detach()}
 

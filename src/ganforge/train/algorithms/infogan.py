@@ -180,11 +180,7 @@ class InfoGANTrainer(Trainer):
             out = self.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)
             info = self.information_loss(q, z)
             loss = out["loss"] + info["loss"]
-        opt_D = self.course_D.prepare(self.step)
-        opt_D.zero_grad(set_to_none=True)
-        self.precision.backward("D", loss)
-        self.precision.step("D", opt_D)
-        self.d_steps += 1
+        self.update_D(loss)
         stats = {"Loss/D": out["loss"].detach(), **{k: v for k, v in info.items() if k != "loss"}}
         stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits)
         return stats

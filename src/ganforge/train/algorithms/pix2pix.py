@@ -82,11 +82,7 @@ class Pix2PixTrainer(TranslationTrainer):
             fake_logits = self.D_train(torch.cat([real_a, fake_b.detach()], 1))
             out = self.loss.d(real_logits, fake_logits)
             loss = 0.5 * out["loss"]
-        opt_D = self.course_D.prepare(self.step)
-        opt_D.zero_grad(set_to_none=True)
-        self.precision.backward("D", loss)
-        self.precision.step("D", opt_D)
-        self.d_steps += 1
+        self.update_D(loss)
         self._batch = (real_a, real_b, fake_b)
         return {"Loss/D": loss.detach(), "D(x)": self._d_output(real_logits), "D(G(z))": self._d_output(fake_logits)}
 

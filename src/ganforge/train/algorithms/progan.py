@@ -240,11 +240,7 @@ class ProGANTrainer(Trainer):
                 drift = real_logits.float().pow(2).mean()
                 loss = loss + self.params.drift * drift
                 stats["Loss/D/drift"] = drift
-        opt_D = self.course_D.prepare(self.step)
-        opt_D.zero_grad(set_to_none=True)
-        self.precision.backward("D", loss)
-        self.precision.step("D", opt_D)
-        self.d_steps += 1
+        self.update_D(loss)
         stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits)
         if "wasserstein" in out:
             stats["Wasserstein"] = out["wasserstein"]
