@@ -168,10 +168,7 @@ class Trainer:
             raise ConfigError(f"the {cls.name} algorithm takes no generate options ({', '.join(options)})")
         labels = cls.latent_labels(run.config, run.num_classes, n, class_)
         z = cls.latent(run.config, n, generator=torch.Generator().manual_seed(seed))
-        device = next(run.G.parameters()).device
-        chunks = zip(z.split(batch_size), labels.split(batch_size) if labels is not None else [None] * len(z))
-        with torch.no_grad():
-            return torch.cat([call_G(run.G, chunk.to(device), _to(c, device)).cpu() for chunk, c in chunks])
+        return sample_in_chunks(run.G, z, labels, next(run.G.parameters()).device, batch_size)
 
     def build_data(self) -> DataInfo:
         c = self.cfg
@@ -490,9 +487,8 @@ class Trainer:
         `seed`: what in-training evaluation scores. No training state or RNG changes."""
         z = self.latent(self.cfg, n, generator=torch.Generator().manual_seed(seed))
         labels = self.latent_labels(self.cfg, self.data.num_classes, n)
-        chunks = zip(z.split(batch_size), labels.split(batch_size) if labels is not None else [None] * len(z))
         with evaluating(self.sampling_generator()) as G:
-            return torch.cat([call_G(G, chunk.to(self.device), _to(c, self.device)).float().cpu() for chunk, c in chunks])
+            return sample_in_chunks(G, z, labels, self.device, batch_size)
 
     def save_sample_grid(self) -> str:
         samples = self.fixed_samples()
@@ -554,8 +550,15 @@ def call_G(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> 
     return G(z) if labels is None else G(z, labels)
 
 
-def _to(labels: torch.Tensor | None, device) -> torch.Tensor | None:
-    return None if labels is None else labels.to(device)
+@torch.no_grad()
+def sample_in_chunks(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, device, batch_size: int) -> torch.Tensor:
+    """G's float32 images (on the CPU) for CPU draws z (and classes), batch_size at a time on `device`:
+    what `generate` and in-training evaluation sample."""
+    label_chunks = labels.split(batch_size) if labels is not None else [None] * len(z)
+    return torch.cat([
+        call_G(G, chunk.to(device), None if c is None else c.to(device)).float().cpu()
+        for chunk, c in zip(z.split(batch_size), label_chunks)
+    ])  # fmt: skip
 
 
 class evaluating:
