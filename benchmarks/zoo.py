@@ -14,7 +14,7 @@ sngan:model.g.width=32). The defaults shrink each preset's widths to a CPU scale
 set image_size=32 for all; the paper widths are in the presets.
 
     python benchmarks/zoo.py                       # dcgan-demo, sngan, sagan (+ zoo presets that exist)
-    python benchmarks/zoo.py sngan sagan --cpu-seconds 120
+    python benchmarks/zoo.py sngan sagan --cpu-seconds 120 --keep runs/zoo   # keep runs and final grids
 """
 from __future__ import annotations
 
@@ -25,8 +25,11 @@ import time
 
 # CPU-scale overrides per preset (all at 32x32). DCGAN's demo (width 32) is the baseline. The zoo's
 # nets are cut until one G step costs at most a few DCGAN-demo steps (measured with one thread on this
-# machine: dcgan-demo 0.27 CPU s per G step, sngan at width 8 with its 5 D steps 0.71, sagan at width
-# 16 0.94); at the papers' widths they would make only a handful of steps in a CPU budget.
+# machine: dcgan-demo 0.25-0.27 CPU s per G step, sngan at width 8 with its 5 D steps 0.7-0.9, at width
+# 16 1.8; sagan at width 16 0.9-1.0, at width 32 2.0); at the papers' widths they would make only a
+# handful of steps in a CPU budget. Doubling a width roughly doubles the cost of a step here, so at a
+# fixed budget a wider net trades half its steps for capacity; at 900 CPU s the widths below still
+# reach about 1,000 G steps (sngan: about 5,000 D steps), where mnist5k digits form.
 DEFAULTS = {
     "dcgan-demo": "",
     "sngan": "model.g.width=8,model.d.width=8",
@@ -66,9 +69,9 @@ def parse_entry(entry: str) -> tuple[str, list[dict]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", help="PRESET or PRESET:key=value,... (default: dcgan-demo sngan sagan + progan-demo)")
-    parser.add_argument("--cpu-seconds", type=float, default=180.0, help="training budget per preset, in process CPU seconds")
+    parser.add_argument("--cpu-seconds", type=float, default=900.0, help="training budget per preset, in process CPU seconds")
     parser.add_argument("--tick", type=int, default=10, help="steps between budget checks (the run's log_every)")
-    parser.add_argument("-n", type=int, default=500, help="generated samples scored (mnist5k holds 500 held-out digits)")
+    parser.add_argument("-n", type=int, default=1000, help="generated samples scored (FID compares them with all 500 held-out digits)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", help="evaluator cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
@@ -88,7 +91,7 @@ def main() -> None:
     folder, facts = fit_evaluator("mnist5k", args.cache_dir, progress=False)
     ev = load_offline_evaluator("mnist5k", args.cache_dir)
     metrics = ["fid", "modes"]
-    ref = prepare_reference("mnist5k", ev, metrics, n_ref=args.n)
+    ref = prepare_reference("mnist5k", ev, metrics)  # all 500 held-out digits
     print(f"evaluator: {ev.note}")
 
     rows = []
