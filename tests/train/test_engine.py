@@ -154,3 +154,46 @@ def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, tiny_overrides
     assert resume(str(run_dir), progress=False).step == 6
     assert_close(_weights(str(run_dir / "checkpoints" / "ckpt-latest.pt")),
                  _weights(str(tmp_path / "straight" / "checkpoints" / "ckpt-latest.pt")), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("preset,extra", [
+    ("wgan-gp", {}),                                                      # + gradient penalty (draws after D's halves)
+    ("dcgan", {"r1_weight": 1.0, "label_smoothing": 0.1}),                # + R1 on the real half, smoothed target
+    ("acgan", {}),                                                        # + class terms on both halves
+])
+def test_d_step_in_two_backwards_equals_one_backward_of_the_whole_loss(tiny_overrides, preset, extra):
+    """d_step back-propagates the real half before generating (less memory): D's update must be the
+    one a single backward of the paper's whole loss gives, penalties and class terms included."""
+    cfg = tiny(preset, tiny_overrides, model={"g": {"width": 8}, "d": {"width": 8}}, **extra)
+    split, whole = Trainer(cfg, progress=False), Trainer(cfg, progress=False)
+    assert split.loss.separable
+    rng = torch.get_rng_state()
+    split.d_step()
+    torch.set_rng_state(rng)  # the same draws (noise, penalty's mixing weights) for the one-backward step
+
+    c, t = cfg, whole
+    real, real_labels = t.batches.next()
+    z, fake_labels = t.noise(len(real)), t.fake_labels(len(real))
+    real_labels = real_labels if fake_labels is not None else None
+    real_in = t.d_input(real).requires_grad_(c.r1_weight > 0)
+    fake = t.G(z) if fake_labels is None else t.G(z, fake_labels)
+    fake_in = t.d_input(fake.detach())
+    real_logits, real_classes = t.call_D(t.D, real_in, real_labels)
+    fake_logits, fake_classes = t.call_D(t.D, fake_in, fake_labels)
+    loss = t.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)["loss"]
+    if real_classes is not None:
+        loss = loss + c.class_loss_weight * (torch.nn.functional.cross_entropy(real_classes, real_labels)
+                                             + torch.nn.functional.cross_entropy(fake_classes, fake_labels))
+    if c.gp_weight > 0:
+        from ganforge.losses import gradient_penalty
+        loss = loss + c.gp_weight * gradient_penalty(t.D, real_in, fake_in, real_labels)
+    if c.r1_weight > 0:
+        from ganforge.losses import r1_penalty
+        loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1_penalty(real_logits, real_in)
+    opt = t.course_D.prepare(0)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    for (name, a), b in zip(split.D.state_dict().items(), whole.D.state_dict().values()):
+        assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+    assert split.d_steps == 1 and all(p.grad is None for p in split.D.parameters())  # spent gradients freed

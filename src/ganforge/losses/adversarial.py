@@ -1,7 +1,9 @@
 """The adversarial losses as pure functions of D's raw logits.
 
 Each loss returns a dict with a 'loss' entry (what the loop back-propagates) and the terms behind it.
-`d(real_logits, fake_logits)` is minimised by D, `g(fake_logits)` by G. Logits never pass through an
+`d(real_logits, fake_logits)` is minimised by D, `g(fake_logits)` by G. D's loss is a sum of a term on
+real logits and a term on generated ones for every loss here (`d_real`, `d_fake`), which lets the loop
+back-propagate the real half before it generates the other (one half's activations alive, not two). Logits never pass through an
 explicit sigmoid: log(sigmoid(l)) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l) keep the
 maths finite for any logit.
 """
@@ -26,6 +28,21 @@ class AdversarialLoss:
     g: Callable[[Tensor], dict]  # (fake_logits) -> {'loss'}
     probabilistic: bool  # D's output is a probability logit (report D(x) as sigmoid) or a raw score
     citation: str
+    # D's loss as d_real(real_logits, real_target) + d_fake(fake_logits); None where it is no such sum
+    d_real: Callable[..., Tensor] | None = None
+    d_fake: Callable[[Tensor], Tensor] | None = None
+    estimates_wasserstein: bool = False  # -(d_real + d_fake) is the critic's Wasserstein estimate
+
+    @property
+    def separable(self) -> bool:
+        return self.d_real is not None and self.d_fake is not None
+
+    def d_terms(self, real: Tensor, fake: Tensor) -> dict:
+        """d()'s dict from the two halves' values (each from d_real / d_fake)."""
+        out = {"loss": real + fake, "real": real, "fake": fake}
+        if self.estimates_wasserstein:
+            out["wasserstein"] = -(real + fake).detach()
+        return out
 
 
 def _register(loss: AdversarialLoss) -> AdversarialLoss:
@@ -36,14 +53,16 @@ def get_loss(name: str) -> AdversarialLoss:
     return LOSSES.get(name)
 
 
-def bce_d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
+def bce_d_real(real_logits: Tensor, real_target: float = 1.0) -> Tensor:
     """D maximises log D(x) + log(1 - D(G(z)))  <=>  minimises BCE(real, t) + BCE(fake, 0).
 
     real_target < 1 is one-sided label smoothing (Salimans et al. 2016): only the real target moves.
     """
-    real = F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
-    fake = F.softplus(fake_logits).mean()  # -log(1 - sigmoid(l))
-    return {"loss": real + fake, "real": real, "fake": fake}
+    return F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target))
+
+
+def bce_d_fake(fake_logits: Tensor) -> Tensor:
+    return F.softplus(fake_logits).mean()  # -log(1 - sigmoid(l))
 
 
 def minimax_g(fake_logits: Tensor) -> dict:
@@ -56,11 +75,13 @@ def nonsaturating_g(fake_logits: Tensor) -> dict:
     return {"loss": F.softplus(-fake_logits).mean()}
 
 
-def least_squares_d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
+def least_squares_d_real(real_logits: Tensor, real_target: float = 1.0) -> Tensor:
     """Mao et al. 2017, eq. (2) with a=0, b=1: 1/2 E[(D(x) - b)^2] + 1/2 E[(D(G(z)) - a)^2]."""
-    real = 0.5 * (real_logits - real_target).pow(2).mean()
-    fake = 0.5 * fake_logits.pow(2).mean()
-    return {"loss": real + fake, "real": real, "fake": fake}
+    return 0.5 * (real_logits - real_target).pow(2).mean()
+
+
+def least_squares_d_fake(fake_logits: Tensor) -> Tensor:
+    return 0.5 * fake_logits.pow(2).mean()
 
 
 def least_squares_g(fake_logits: Tensor) -> dict:
@@ -68,25 +89,41 @@ def least_squares_g(fake_logits: Tensor) -> dict:
     return {"loss": 0.5 * (fake_logits - 1.0).pow(2).mean()}
 
 
-def wasserstein_d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
+def wasserstein_d_real(real_logits: Tensor, real_target: float = 1.0) -> Tensor:
     """Arjovsky et al. 2017: the critic maximises E[f(x)] - E[f(G(z))]. (No labels to smooth.)"""
-    real, fake = real_logits.mean(), fake_logits.mean()
-    return {"loss": fake - real, "real": -real, "fake": fake, "wasserstein": real - fake}
+    return -real_logits.mean()
+
+
+def wasserstein_d_fake(fake_logits: Tensor) -> Tensor:
+    return fake_logits.mean()
 
 
 def wasserstein_g(fake_logits: Tensor) -> dict:
     return {"loss": -fake_logits.mean()}
 
 
-def hinge_d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
+def hinge_d_real(real_logits: Tensor, real_target: float = 1.0) -> Tensor:
     """Lim & Ye 2017; Miyato et al. 2018: E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]."""
-    real = F.relu(1.0 - real_logits).mean()
-    fake = F.relu(1.0 + fake_logits).mean()
-    return {"loss": real + fake, "real": real, "fake": fake}
+    return F.relu(1.0 - real_logits).mean()
 
 
-_register(AdversarialLoss("minimax", bce_d, minimax_g, True, "Goodfellow et al. 2014, eq. 1 (G minimises log(1 - D(G(z))))"))
-_register(AdversarialLoss("nonsaturating", bce_d, nonsaturating_g, True, "Goodfellow et al. 2014, sec. 3 (G maximises log D(G(z)))"))
-_register(AdversarialLoss("least-squares", least_squares_d, least_squares_g, False, "Mao et al. 2017, LSGAN eq. 2 (a=0, b=1, c=1)"))
-_register(AdversarialLoss("wasserstein", wasserstein_d, wasserstein_g, False, "Arjovsky et al. 2017, WGAN"))
-_register(AdversarialLoss("hinge", hinge_d, wasserstein_g, False, "Lim & Ye 2017; Miyato et al. 2018"))
+def hinge_d_fake(fake_logits: Tensor) -> Tensor:
+    return F.relu(1.0 + fake_logits).mean()
+
+
+def _separable(name: str, d_real, d_fake, g, probabilistic: bool, citation: str, wasserstein: bool = False) -> AdversarialLoss:
+    """A loss whose D objective is d_real + d_fake; its d() is the sum, with both terms reported."""
+    loss: AdversarialLoss
+
+    def d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
+        return loss.d_terms(d_real(real_logits, real_target), d_fake(fake_logits))
+
+    loss = AdversarialLoss(name, d, g, probabilistic, citation, d_real, d_fake, wasserstein)
+    return _register(loss)
+
+
+_separable("minimax", bce_d_real, bce_d_fake, minimax_g, True, "Goodfellow et al. 2014, eq. 1 (G minimises log(1 - D(G(z))))")
+_separable("nonsaturating", bce_d_real, bce_d_fake, nonsaturating_g, True, "Goodfellow et al. 2014, sec. 3 (G maximises log D(G(z)))")
+_separable("least-squares", least_squares_d_real, least_squares_d_fake, least_squares_g, False, "Mao et al. 2017, LSGAN eq. 2 (a=0, b=1, c=1)")
+_separable("wasserstein", wasserstein_d_real, wasserstein_d_fake, wasserstein_g, False, "Arjovsky et al. 2017, WGAN", wasserstein=True)
+_separable("hinge", hinge_d_real, hinge_d_fake, wasserstein_g, False, "Lim & Ye 2017; Miyato et al. 2018")

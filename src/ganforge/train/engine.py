@@ -14,6 +14,7 @@ on its slice of the global batch, and rank 0 alone writes files.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -32,7 +33,7 @@ from ..config import Config
 from ..data import DataInfo, DataSpec, get_dataset
 from ..data.cache import cache_decoded_images
 from ..errors import ConfigError, GanforgeError
-from ..losses import clip_weights, get_loss, gradient_penalty, r1_penalty
+from ..losses import LOSSES, clip_weights, get_loss, gradient_penalty, r1_penalty
 from ..nets import build_models
 from . import distributed
 from .batches import BatchStream
@@ -216,6 +217,9 @@ class Trainer:
     # ---------------------------------------------------------------- the algorithm
     def algorithm(self) -> list[Phase]:
         """Goodfellow et al. 2014, Algorithm 1: k steps of D, then one step of G."""
+        if type(self).d_step is Trainer.d_step and not self.loss.separable:  # it back-propagates D's halves one by one
+            raise ConfigError(f"loss '{self.loss.name}' belongs to its own algorithm; the gan algorithm takes "
+                              "a loss of a real and a generated term: " + ", ".join(n for n in LOSSES.list() if LOSSES.get(n).separable))
         return [Phase("D", self.d_step, repeat=self.critic_steps), Phase("G", self.g_step)]
 
     def critic_steps(self, step: int) -> int:
@@ -303,13 +307,36 @@ class Trainer:
 
     def d_step(self) -> dict:
         """maximise log D(x) + log(1 - D(G(z))) (or the chosen loss's D objective); ACGAN adds the
-        class log-likelihood of real and generated images (Odena et al. 2017, L_C)."""
+        class log-likelihood of real and generated images (Odena et al. 2017, L_C).
+
+        D's loss is a real term plus a generated term (every loss, penalty and class term here is), so
+        the real half is back-propagated before G runs, as pytorch/examples does: its activations are
+        freed before the generated half's exist. (The gradient is the same sum; under DDP the first
+        backward skips the all-reduce and the second averages both.)"""
         c = self.cfg
         real, real_labels = self.batches.next()
         z = self.noise(len(real))
         fake_labels = self.fake_labels(len(real))  # None unless G is class-conditional
         real_labels = real_labels if fake_labels is not None else None
         G, D = self.G_train, self.D_train
+        opt_D = self.begin_update(self.course_D)
+        r1_due = c.r1_weight > 0 and self.d_steps % c.r1_interval == 0
+        with no_sync(D), self.precision.autocast():
+            real_in = self.d_input(real)
+            if r1_due:
+                real_in = real_in.detach().requires_grad_(True)
+            real_logits, real_classes = self.call_D(D, real_in, real_labels)
+            real_loss = self.loss.d_real(real_logits, 1.0 - c.label_smoothing)
+            real_total, stats = real_loss, {}
+            if real_classes is not None:
+                real_class_loss = F.cross_entropy(real_classes.float(), real_labels)
+                real_total = real_total + c.class_loss_weight * real_class_loss
+            if r1_due:
+                # Lazy regularization (Karras et al. 2020): every k-th step, scaled by k.
+                stats["Loss/D/r1"] = r1_penalty(real_logits, real_in)
+                real_total = real_total + 0.5 * c.r1_weight * c.r1_interval * stats["Loss/D/r1"]
+            self.precision.backward("D", real_total)
+        real_logits, real_in = real_logits.detach(), real_in.detach()
         with self.precision.autocast():
             if c.reuse_fake:  # keep G's graph: the G phase reuses this batch (as pytorch/examples does)
                 fake = call_G(G, z, fake_labels)
@@ -317,32 +344,24 @@ class Trainer:
             else:
                 with torch.no_grad():
                     fake = call_G(G, z, fake_labels)
-            real_in, fake_in = self.d_input(real), self.d_input(fake.detach())
-            r1_due = c.r1_weight > 0 and self.d_steps % c.r1_interval == 0
-            if r1_due:
-                real_in = real_in.detach().requires_grad_(True)
-            real_logits, real_classes = self.call_D(D, real_in, real_labels)
+            fake_in = self.d_input(fake.detach())
             fake_logits, fake_classes = self.call_D(D, fake_in, fake_labels)
-            out = self.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)
-            loss = out["loss"]
-            stats = {"Loss/D": loss}
+            out = self.loss.d_terms(real_loss.detach(), self.loss.d_fake(fake_logits))
+            fake_total = out["fake"]
+            stats["Loss/D"] = out["loss"].detach()
             if real_classes is not None:
-                class_loss = F.cross_entropy(real_classes.float(), real_labels) + F.cross_entropy(fake_classes.float(), fake_labels)
-                loss = loss + c.class_loss_weight * class_loss
-                stats["Loss/D/class"] = class_loss
+                fake_class_loss = F.cross_entropy(fake_classes.float(), fake_labels)
+                fake_total = fake_total + c.class_loss_weight * fake_class_loss
+                stats["Loss/D/class"] = real_class_loss.detach() + fake_class_loss.detach()
             if c.gp_weight > 0:
-                gp = gradient_penalty(D, real_in, fake_in, real_labels)
-                loss = loss + c.gp_weight * gp
-                stats["Loss/D/gp"] = gp
-            if r1_due:
-                # Lazy regularization (Karras et al. 2020): every k-th step, scaled by k.
-                r1 = r1_penalty(real_logits, real_in)
-                loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1
-                stats["Loss/D/r1"] = r1
-        self.update_D(loss)
+                stats["Loss/D/gp"] = gradient_penalty(D, real_in, fake_in, real_labels)
+                fake_total = fake_total + c.gp_weight * stats["Loss/D/gp"]
+            self.precision.backward("D", fake_total)
+        self.finish_update("D", opt_D)
+        self.d_steps += 1
         if c.clip_value > 0:
             clip_weights(self.D, c.clip_value)
-        stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits)
+        stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits.detach())
         if "wasserstein" in out:
             stats["Wasserstein"] = out["wasserstein"]
         return stats
@@ -369,29 +388,39 @@ class Trainer:
 
         return self.update_G(objective)
 
+    def begin_update(self, course) -> torch.optim.Optimizer:
+        """The optimizer of `course` (a network's schedule) with this step's lr, its gradients cleared."""
+        opt = course.prepare(self.step)
+        opt.zero_grad(set_to_none=True)
+        return opt
+
+    def finish_update(self, net: str, opt: torch.optim.Optimizer) -> None:
+        """Step `net`'s ('G'/'D') optimizer, then free the spent gradients at once: kept until the next
+        update they would sit in memory through the other network's phase."""
+        self.precision.step(net, opt)
+        opt.zero_grad(set_to_none=True)
+
     def update_D(self, loss: torch.Tensor) -> None:
         """One step of D's optimizer on `loss` (this step's lr from its course); counts D updates.
-        Every algorithm's D phase goes through here."""
-        opt_D = self.course_D.prepare(self.step)
-        opt_D.zero_grad(set_to_none=True)
+        Every algorithm's D phase goes through here (the gan d_step through its two halves)."""
+        opt_D = self.begin_update(self.course_D)
         self.precision.backward("D", loss)
-        self.precision.step("D", opt_D)
+        self.finish_update("D", opt_D)
         self.d_steps += 1
 
     def update_G(self, objective: Callable[[], tuple[torch.Tensor, dict]]) -> dict:
         """One step of G's optimizer on `objective()` -> (loss, stats), computed under autocast with D
         frozen (no gradients for D's weights in G's phase: less work), then the EMA of G. Every
         algorithm's G phase goes through here."""
-        opt_G = self.course_G.prepare(self.step)
+        opt_G = self.begin_update(self.course_G)
         self.D.requires_grad_(False)
         try:
             with self.precision.autocast():
                 loss, stats = objective()
-            opt_G.zero_grad(set_to_none=True)
             self.precision.backward("G", loss)
         finally:
             self.D.requires_grad_(True)
-        self.precision.step("G", opt_G)
+        self.finish_update("G", opt_G)
         if self.G_ema is not None and self.step >= self.cfg.ema_start:
             self.G_ema.update_parameters(self.G)
         return stats
@@ -543,6 +572,13 @@ class Trainer:
         if self.step in existing:
             return existing[self.step]
         return save_checkpoint(self.state_dict(), folder, self.step, keep=self.cfg.keep_checkpoints)
+
+
+def no_sync(view: torch.nn.Module):
+    """DDP's no_sync() for a training view (a backward inside it accumulates gradients without the
+    all-reduce; the step's last backward averages the sum); a plain context for a module without DDP."""
+    ddp = getattr(view, "_orig_mod", view)  # under torch.compile, the DDP module it wraps
+    return ddp.no_sync() if isinstance(ddp, torch.nn.parallel.DistributedDataParallel) else contextlib.nullcontext()
 
 
 def call_G(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
