@@ -2,6 +2,7 @@
 and threads, on in-memory data (so the figure is the training step, not dataset decoding).
 
   python benchmarks/compare_reference.py --examples DIR --pytorch-gan DIR [--cyclegan DIR] [--threads 2] [--rounds 3]
+                                        [--ours "--channels-last --compile"]
 
 DIR are local checkouts of github.com/pytorch/examples and github.com/eriklindernoren/PyTorch-GAN;
 nothing of theirs ships with ganforge. Each reference script runs unmodified except for three patched
@@ -127,9 +128,10 @@ def run_cyclegan_reference(root, iters, warmup, size, threads) -> tuple[float, f
     return float(rate), float(peak)
 
 
-def run_ours(case, iters, warmup, threads) -> tuple[float, float]:
-    """(img/s, MiB the steps added to resident memory at their peak) of ganforge (benchmarks/step_speed.py)."""
-    argv = [sys.executable, os.path.join(HERE, "step_speed.py"), "--cases", case, "--iters", str(iters), "--warmup", str(warmup), "--threads", str(threads), "--device", "cpu"]
+def run_ours(case, iters, warmup, threads, options=()) -> tuple[float, float]:
+    """(img/s, MiB the steps added to resident memory at their peak) of ganforge (benchmarks/step_speed.py,
+    with `options` such as --channels-last or --compile)."""
+    argv = [sys.executable, os.path.join(HERE, "step_speed.py"), "--cases", case, "--iters", str(iters), "--warmup", str(warmup), "--threads", str(threads), "--device", "cpu", *options]
     out = subprocess.run(argv, capture_output=True, text=True, check=True)
     words = out.stdout.strip().splitlines()[-1].split()  # case N img/s N it/s peak N MiB steps N MiB
     return float(words[1]), float(words[9])
@@ -144,9 +146,11 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--iters", type=int, default=0, help="timed iterations (default: 6 for dcgan64, 60 otherwise)")
+    p.add_argument("--ours", default="", metavar="OPTIONS",
+                   help='step_speed.py options for ganforge\'s side, e.g. "--channels-last" or "--compile" (the reference runs as written)')
     args = p.parse_args()
     roots = {"examples": args.examples, "pytorch-gan": args.pytorch_gan, "cyclegan": args.cyclegan}
-    print(f"threads {args.threads}, rounds {args.rounds}, img/s (median over rounds)")
+    print(f"threads {args.threads}, rounds {args.rounds}, img/s (median over rounds), ganforge options: {args.ours or 'none'}")
     for pair in args.pairs.split(","):
         ours_case, repo, rel, shape, n_critic = PAIRS[pair]
         if not roots[repo]:
@@ -156,7 +160,7 @@ def main() -> None:
         warmup = {"dcgan64": 2, "cyclegan128": 1}.get(pair, 5)
         ours, theirs = [], []
         for _ in range(args.rounds):
-            ours.append(run_ours(ours_case, iters, warmup, args.threads))
+            ours.append(run_ours(ours_case, iters, warmup, args.threads, args.ours.split()))
             if repo == "cyclegan":
                 theirs.append(run_cyclegan_reference(roots[repo], iters, warmup, shape[-1], args.threads))
             else:

@@ -125,3 +125,21 @@ def test_cli_saliency_bad_inputs(classifier_run, tmp_path, capsys):
     (tmp_path / "bad.png").write_text("not an image")
     assert main(["saliency", classifier_run, str(tmp_path / "bad.png"), "-o", str(tmp_path / "x.png")]) == 2
     assert "cannot read image" in capsys.readouterr().err
+
+
+def test_saliency_of_a_projection_discriminator_judges_a_chosen_class(tiny_overrides, tmp_path, capsys):
+    """A class-conditional D scores "a real image of class K": --class picks K, and the maps differ by class."""
+    from ganforge.presets import resolve_config
+    from ganforge.runs import train
+    from ganforge.tools.run_models import load_run_network
+    from ganforge.tools.saliency import saliency_maps
+
+    train(resolve_config("cgan-projection", [dict(tiny_overrides, steps=2, image_size=8)]), out=str(tmp_path / "cgan"), progress=False)
+    run = str(tmp_path / "cgan")
+    assert main(["saliency", run, "gravel", "-o", str(tmp_path / "d.png")]) == 2
+    assert "--class K (0..9)" in capsys.readouterr().err
+    assert main(["saliency", run, "gravel", "-o", str(tmp_path / "d.png"), "--class", "3"]) == 0
+    assert "judging them as class 3" in capsys.readouterr().out
+    x = torch.rand(2, 1, 8, 8) * 2 - 1
+    maps = [saliency_maps(load_run_network(run, class_=k).module, x).maps for k in (3, 7)]
+    assert not torch.allclose(maps[0], maps[1])

@@ -10,7 +10,7 @@ from torch.testing import assert_close
 import ganforge as gf
 from ganforge.cli import main
 from ganforge.config import merge
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import resolve_config
 from ganforge.runs import resume, train
 from ganforge.train.checkpoint import load_checkpoint
@@ -89,6 +89,20 @@ def test_cli_generate_class_writes_labels(cgan_run, tmp_path):
     data = np.load(out)
     assert data["samples"].shape == (6, 8, 8, 1) and data["labels"].tolist() == [4] * 6
     assert main(["generate", str(cgan_run), "-n", "6", "--class", "-1", "-o", str(out)]) == 2
+
+
+def test_latent_walk_within_a_class(cgan_run, tmp_path):
+    """A conditional run walks its noise with the class held: the ends are generate --class's images."""
+    from ganforge.report.latent_walk import latent_walk
+
+    run = gf.load_run(str(cgan_run))
+    walk = latent_walk(run, [3, 8], steps=4, class_=6)
+    assert_close(walk[0, 0], gf.generate(run, 1, seed=3, class_=6)[0])
+    assert_close(walk[0, -1], gf.generate(run, 1, seed=8, class_=6)[0])
+    with pytest.raises(GanforgeError, match=r"class-conditional: say which class .*--class K \(0\.\.9\)"):
+        latent_walk(run, [3, 8], steps=4)
+    assert main(["interpolate", str(cgan_run), "-o", str(tmp_path / "w.png"), "--class", "2"]) == 0
+    assert main(["interpolate", str(cgan_run), "-o", str(tmp_path / "w.png"), "--class", "10"]) == 2
 
 
 def test_class_on_an_unconditional_run_is_an_error(tmp_path, tiny_overrides):

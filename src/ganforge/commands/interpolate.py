@@ -19,6 +19,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=8, help="images per walk, both ends included (default 8)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="walk from each seed to the next (default 0 1)")
     p.add_argument("--slerp", action="store_true", help="spherical interpolation (stays where Gaussian noise lives)")
+    p.add_argument("--class", dest="class_", type=int, metavar="K", help="class-conditional runs: walk within class K")
     p.add_argument("--ckpt", default="latest", help="checkpoint: latest or a step number")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if len(args.seeds) < 2:
         raise ConfigError(f"--seeds needs at least two seeds, got {args.seeds}")
     loaded = load_run(args.run_dir, args.ckpt, args.device)
-    walk = latent_walk(loaded, args.seeds, args.steps, args.slerp)
+    walk = latent_walk(loaded, args.seeds, args.steps, args.slerp, args.class_)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     save_walk(walk, args.output)
     kind = "spherical" if args.slerp else "linear"

@@ -33,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("-o", "--out", required=True, help="output PNG: images on top, saliency maps below")
     p.add_argument("--target", type=int, default=None, help="class to explain (default: each image's predicted class)")
+    p.add_argument("--class", dest="class_", type=int, metavar="K",
+                   help="a class-conditional discriminator (concat, projection): the class it judges the images as")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
     p.set_defaults(func=run)
 
@@ -50,7 +52,7 @@ def run(args) -> int:
     from ..devices import resolve_device
 
     device = resolve_device(args.device)
-    net = load_run_network(args.run_dir, device=str(device))
+    net = load_run_network(args.run_dir, device=str(device), class_=args.class_)
     if args.target is not None and net.kind != "classifier":
         raise ConfigError("--target picks a class of a classifier; a discriminator has one score")
     images = load_images(args.images, net.channels, net.resolution)

@@ -14,6 +14,7 @@ import math
 import torch
 
 from ..errors import GanforgeError
+from ..train.engine import call_G
 
 # Below this angle between z0 and z1 the spherical formula divides by ~0: use the straight line.
 SLERP_MIN_ANGLE = 1e-4
@@ -43,8 +44,9 @@ def interpolate_noise(z0: torch.Tensor, z1: torch.Tensor, steps: int, slerp: boo
 
 
 @torch.no_grad()
-def latent_walk(run, seeds: list[int], steps: int = 8, slerp: bool = False) -> torch.Tensor:
-    """Images (len(seeds) - 1, steps, C, H, W) in [-1, 1]: row i walks from seeds[i] to seeds[i + 1]."""
+def latent_walk(run, seeds: list[int], steps: int = 8, slerp: bool = False, class_: int | None = None) -> torch.Tensor:
+    """Images (len(seeds) - 1, steps, C, H, W) in [-1, 1]: row i walks from seeds[i] to seeds[i + 1].
+    A class-conditional G walks its noise with the class held at `class_` (required for such a run)."""
     if run.kind != "image":
         raise GanforgeError("latent walks draw images; this run generates 2D points (use `ganforge generate` for a scatter)")
     if len(seeds) < 2:
@@ -52,9 +54,13 @@ def latent_walk(run, seeds: list[int], steps: int = 8, slerp: bool = False) -> t
     z_dim = run.config.model.z_dim
     rows = [interpolate_noise(seed_noise(a, z_dim), seed_noise(b, z_dim), steps, slerp) for a, b in zip(seeds, seeds[1:])]
     z = torch.cat(rows)
+    if run.config.model.conditional_g and class_ is None:
+        raise GanforgeError(f"this run's generator is class-conditional: say which class to walk in with --class K "
+                            f"(0..{run.num_classes - 1})")
+    labels = run.algorithm.latent_labels(run.config, run.num_classes, len(z), class_)
     device = next(run.G.parameters()).device
     run.G.eval()  # BatchNorm in eval mode: each image depends on its own noise only
-    images = run.G(z.to(device)).float().cpu()
+    images = call_G(run.G, z.to(device), None if labels is None else labels.to(device)).float().cpu()
     return images.view(len(rows), steps, *images.shape[1:])
 
 

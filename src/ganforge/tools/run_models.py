@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import torch
 import yaml
 from torch import nn
 
@@ -36,21 +37,45 @@ def run_kind(run_dir: str) -> str:
     return "classifier" if isinstance(config, dict) and config.get("kind") == "classifier" else "gan"
 
 
-def load_run_network(run_dir: str, device: str = "cpu") -> RunNetwork:
-    """The classifier of a classifier run, or the discriminator D of a GAN run, ready in eval mode."""
+def load_run_network(run_dir: str, device: str = "cpu", class_: int | None = None) -> RunNetwork:
+    """The classifier of a classifier run, or the discriminator D of a GAN run, ready in eval mode.
+    `class_`: the class a class-conditional D (concat, projection) judges the images as."""
     if run_kind(run_dir) == "classifier":
+        if class_ is not None:
+            raise ConfigError("a class is given to a conditional GAN's discriminator; a classifier explains a class with --target")
         return _load_classifier(run_dir, device)
-    return _load_discriminator(run_dir, device)
+    return _load_discriminator(run_dir, device, class_)
 
 
-def _load_discriminator(run_dir: str, device: str) -> RunNetwork:
+class JudgedAsClass(nn.Module):
+    """A class-conditional D with its class fixed: images -> "real image of class k" logits."""
+
+    def __init__(self, D: nn.Module, class_: int):
+        super().__init__()
+        self.D, self.class_ = D, class_
+
+    def forward(self, x):
+        return self.D(x, torch.full((len(x),), self.class_, dtype=torch.long, device=x.device))
+
+
+def _load_discriminator(run_dir: str, device: str, class_: int | None = None) -> RunNetwork:
     from ..runs import load_run
 
     run = load_run(run_dir, device=device)
     if run.kind != "image":
         raise ConfigError(f"{run_dir} models 2D points, not images: there are no pixels to explain")
     channels, height, _ = run.shape
-    return RunNetwork(run.D.eval(), "discriminator", channels, height, None, f"the discriminator of {run_dir} (step {run.step})")
+    description = f"the discriminator of {run_dir} (step {run.step})"
+    D = run.D.eval()
+    if run.config.model.conditional_d in ("concat", "projection"):  # D reads a class with the image
+        if class_ is None or not 0 <= class_ < run.num_classes:
+            raise ConfigError(f"this run's discriminator is class-conditional: say which class it judges the images "
+                              f"as with --class K (0..{run.num_classes - 1})" + ("" if class_ is None else f", got {class_}"))
+        D, description = JudgedAsClass(D, class_).eval(), f"{description}, judging them as class {class_}"
+    elif class_ is not None:
+        raise ConfigError("--class is for a class-conditional discriminator (model.conditional_d concat or projection); "
+                          "this run's D judges images alone")
+    return RunNetwork(D, "discriminator", channels, height, None, description)
 
 
 def _load_classifier(run_dir: str, device: str) -> RunNetwork:
