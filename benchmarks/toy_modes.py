@@ -5,7 +5,7 @@ the high-quality share (samples within 3 std of their nearest mode), the reverse
 high-quality histogram to uniform, and the wall and process-CPU minutes of training.
 Goal (issue #3): all 8 and all 25 modes with >= 95 % high-quality samples in CPU minutes.
 
-    python benchmarks/toy_modes.py                 # both mixtures at their presets' steps (3,000 / 10,000)
+    python benchmarks/toy_modes.py                 # both mixtures at their presets' steps (3,000 / 20,000)
     python benchmarks/toy_modes.py --steps 6000 --data grid25 r1_weight=0
 """
 from __future__ import annotations
