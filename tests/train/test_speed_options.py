@@ -116,3 +116,12 @@ def test_fp16_resume_is_exact_and_saves_both_scalers(tmp_path, tiny_overrides):
     assert {"scaler_G", "scaler_D"} <= set(a)
     for key in ("G", "D", "opt_G", "opt_D", "scaler_G", "scaler_D"):
         assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_compile_with_a_gradient_penalty_keeps_d_eager(tiny_overrides):
+    """aot_autograd cannot differentiate twice: with GP (or R1) only G is compiled, and it says so."""
+    if compile_mod.compile_unavailable(torch.device("cpu")):
+        pytest.skip("torch.compile is unavailable here")
+    with pytest.warns(UserWarning, match="D stays eager because its gradient/R1 penalty"):
+        t = Trainer(resolve_config("wgan-gp", [dict(tiny_overrides, compile=True)]), progress=False)
+    assert hasattr(t.G_train, "_orig_mod") and t.D_train is t.D and t.D_frozen is t.D

@@ -20,6 +20,7 @@ import random
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -190,14 +191,20 @@ class Trainer:
         sampling use the bare G and D. G's phase calls D_frozen, D without DDP: D is frozen there, so
         no gradient of D's needs averaging."""
         self.G, self.D = self.nets["G"], self.nets["D"]
-        self.G_train, self.D_train = self.train_view(self.G), self.train_view(self.D)
-        self.D_frozen = self.D_train if self.cfg.compile and not self.world.enabled else self.train_view(self.D, ddp=False)
+        # torch.compile (aot_autograd) cannot differentiate twice: with a gradient penalty or R1, D
+        # runs eager (G is still compiled) rather than failing in the first D step.
+        compile_D = self.cfg.compile and not (self.cfg.gp_weight > 0 or self.cfg.r1_weight > 0)
+        if self.cfg.compile and not compile_D:
+            warnings.warn("compile: D stays eager because its gradient/R1 penalty differentiates twice, "
+                          "which torch.compile does not support; G is compiled", stacklevel=2)
+        self.G_train, self.D_train = self.train_view(self.G), self.train_view(self.D, compile=compile_D)
+        self.D_frozen = self.D_train if self.cfg.compile and not self.world.enabled else self.train_view(self.D, ddp=False, compile=compile_D)
 
-    def train_view(self, net: torch.nn.Module, ddp: bool = True) -> torch.nn.Module:
+    def train_view(self, net: torch.nn.Module, ddp: bool = True, compile: bool | None = None) -> torch.nn.Module:
         """`net` as the training steps call it: DDP-wrapped under torchrun (unless ddp=False) and
-        compiled with cfg.compile; it shares `net`'s weights."""
+        compiled with cfg.compile (unless compile=False); it shares `net`'s weights."""
         view = distributed.wrap(net, self.world, self.device) if ddp else net
-        return compile_module(view, self.device) if self.cfg.compile else view
+        return compile_module(view, self.device) if (self.cfg.compile if compile is None else compile) else view
 
     def generator_parameters(self):
         """What G's optimizer (opt_g, schedule_g) updates."""
