@@ -184,15 +184,15 @@ class ProGANTrainer(Trainer):
         build_growth(cls.parse_params(cfg), spec.shape[-1])
         return nets
 
-    def train_view(self, net: torch.nn.Module, ddp: bool = True) -> torch.nn.Module:
+    def train_view(self, net: torch.nn.Module, ddp: bool = True, compile: bool | None = None) -> torch.nn.Module:
         """As the engine's, but DDP told that some weights sit out a step: the blocks above the current
         stage (and the old toRGB/fromRGB once a fade is over) get no gradient until the net grows."""
         if not (ddp and self.world.enabled):
-            return super().train_view(net, ddp)
+            return super().train_view(net, ddp, compile)
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         view = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None, find_unused_parameters=True)
-        return compile_module(view, self.device) if self.cfg.compile else view
+        return compile_module(view, self.device) if (self.cfg.compile if compile is None else compile) else view
 
     def algorithm(self) -> list[Phase]:
         c = self.cfg
