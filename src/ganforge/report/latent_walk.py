@@ -14,7 +14,7 @@ import math
 import torch
 
 from ..errors import GanforgeError
-from ..train.engine import call_G
+from ..train.engine import sample_in_chunks
 
 # Below this angle between z0 and z1 the spherical formula divides by ~0: use the straight line.
 SLERP_MIN_ANGLE = 1e-4
@@ -60,7 +60,7 @@ def latent_walk(run, seeds: list[int], steps: int = 8, slerp: bool = False, clas
     labels = run.algorithm.latent_labels(run.config, run.num_classes, len(z), class_)
     device = next(run.G.parameters()).device
     run.G.eval()  # BatchNorm in eval mode: each image depends on its own noise only
-    images = call_G(run.G, z.to(device), None if labels is None else labels.to(device)).float().cpu()
+    images = sample_in_chunks(run.G, z, labels, device, batch_size=len(z))
     return images.view(len(rows), steps, *images.shape[1:])
 
 

@@ -203,7 +203,10 @@ class Trainer:
     def train_view(self, net: torch.nn.Module, ddp: bool = True, compile: bool | None = None) -> torch.nn.Module:
         """`net` as the training steps call it: DDP-wrapped under torchrun (unless ddp=False) and
         compiled with cfg.compile (unless compile=False); it shares `net`'s weights."""
-        view = distributed.wrap(net, self.world, self.device) if ddp else net
+        return self.compiled(distributed.wrap(net, self.world, self.device) if ddp else net, compile)
+
+    def compiled(self, view: torch.nn.Module, compile: bool | None = None) -> torch.nn.Module:
+        """`view` under torch.compile when `compile` (default: cfg.compile) asks for it."""
         return compile_module(view, self.device) if (self.cfg.compile if compile is None else compile) else view
 
     def generator_parameters(self):

@@ -37,7 +37,6 @@ from ...data import DataSpec
 from ...errors import ConfigError
 from ...losses import gradient_penalty
 from ...nets.progan import reachable_sizes, stage_resolution
-from ..compile import compile_module
 from ..engine import Phase, Trainer
 from . import ALGORITHMS
 
@@ -192,7 +191,7 @@ class ProGANTrainer(Trainer):
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         view = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None, find_unused_parameters=True)
-        return compile_module(view, self.device) if (self.cfg.compile if compile is None else compile) else view
+        return self.compiled(view, compile)
 
     def algorithm(self) -> list[Phase]:
         c = self.cfg
