@@ -44,6 +44,16 @@ def test_dry_run_prints_resolved_config(capsys):
     assert cfg["opt_d"]["lr"] == 1e-4 and cfg["clip_value"] == 0.01 and cfg["preset"] == "wgan"
 
 
+def test_overrides_may_follow_options(capsys):
+    """`train --steps 600 loss=hinge` as users type it: words after an option are still overrides, in order."""
+    assert main(["train", "opt_d.lr=1e-4", "--preset", "wgan", "--dry-run", "clip_value=0.02", "opt_d.lr=3e-4"]) == 0
+    cfg = yaml.safe_load(capsys.readouterr().out)
+    assert cfg["opt_d"]["lr"] == 3e-4 and cfg["clip_value"] == 0.02
+    with pytest.raises(SystemExit):
+        main(["train", "--dry-run", "clip_value=0.02", "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [

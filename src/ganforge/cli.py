@@ -25,10 +25,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A verb's trailing word list: argparse fills it only up to the first option, so
+# `train --steps 600 loss=hinge` would reject `loss=hinge`; words after options are added here in order.
+TRAILING_WORDS = ("overrides", "images")
+
+
+def parse_words(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    args, extra = parser.parse_known_args(argv)
+    trailing = next((getattr(args, name) for name in TRAILING_WORDS if isinstance(getattr(args, name, None), list)), None)
+    unknown = [w for w in extra if w.startswith("-") or trailing is None]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if trailing is not None:
+        trailing.extend(extra)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_words(parser, argv)
     args.argv = list(argv)  # the words as typed: `train --nproc K` hands them on to torchrun
     if not getattr(args, "func", None):
         parser.print_help()
