@@ -16,6 +16,12 @@ def test_override_parsing_and_types():
     assert cfg.opt_g.betas == [0.0, 0.9]
     merge(cfg, parse_override("model.g.width=32"))
     assert cfg.model.g == {"width": 32}
+    # 'none' reads as a preset file reads it: the string for free-form model options, None for optional keys
+    merge(cfg, parse_override("model.d.norm=none"))
+    assert cfg.model.d == {"norm": "none"}
+    merge(cfg, parse_override("channels=3"))
+    merge(cfg, parse_override("channels=None"))
+    assert cfg.channels is None
 
 
 def test_unknown_key_names_valid_keys_and_closest():

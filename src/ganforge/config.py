@@ -159,8 +159,8 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
+        if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
+            return None  # the CLI's `key=none` (YAML reads only 'null' as None)
         errors = []
         for arg in args:
             if arg is type(None):
@@ -235,8 +235,7 @@ def parse_override(text: str) -> dict:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
-    if isinstance(value, str) and raw.strip().lower() in ("none", "null"):
-        value = None
+    # 'none' stays the string, as in a preset file (`norm: none`); optional keys read it as None
     nested: dict = value
     for part in reversed(key.split(".")):
         if not part:
