@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganforge.config import merge
-from ganforge.diagnose.collapse import CollapseCheck, diversity
+from ganforge.diagnose.collapse import CollapseCheck, diversity, nearest_neighbour_distance
 from ganforge.diagnose.convergence import ConvergenceCheck, d_wins
 from ganforge.diagnose.ranges import RangeCheck
 from ganforge.diagnose.summary import summarize
@@ -66,6 +66,26 @@ def test_nz1_on_a_ring_collapses(tmp_path):
     assert "mode-collapse" in raised(records)
     fired = next(r for r in records if "mode-collapse" in raised([r]))
     assert fired["Health/diversity"] < 0.25 and "collapse" in fired["health"]
+
+
+@pytest.mark.parametrize("z_dim, collapses", [(1, True), (100, False)])
+def test_nz1_dcgan_on_digits_draws_near_copies(tmp_path, z_dim, collapses):
+    """The image case: with nz = 1 many z give near-copies of a few digits (nearest-neighbour distance
+    ~1-2 % of real's; mean pairwise distance stays ~55 %), while the same run with nz = 100 is quiet."""
+    cfg = resolve_config("dcgan-demo", [QUICK, {
+        "data": "digits", "steps": 400, "log_every": 20, "model": {"z_dim": z_dim, "g": {"width": 16}, "d": {"width": 16}},
+        "diagnose": {"warmup_steps": 260, "window": 3},
+    }])  # fmt: skip
+    train(cfg, out=str(tmp_path / "r"), progress=False)
+    records = read(tmp_path / "r")
+    late = [r for r in records if r["step"] >= 260]
+    if collapses:
+        fired = next(r for r in records if "mode-collapse" in raised([r]))
+        assert fired["Health/nn-distance"] < 0.05 < 0.3 < fired["Health/diversity"]
+        message = next(d["message"] for d in fired["diagnoses"] if d["name"] == "mode-collapse")
+        assert "nearest-neighbour distance" in message
+    else:
+        assert raised(records) == [] and min(r["Health/nn-distance"] for r in late) > 0.25
 
 
 def test_huge_learning_rate_diverges_and_rolls_back_to_the_last_good_checkpoint(tmp_path):
@@ -128,6 +148,18 @@ def test_collapse_check_compares_with_real_diversity():
     constant = torch.nn.Linear(2, 2)  # zero noise in, one point out: no diversity at all
     record = {"step": 1}
     assert check.check(FakeTrainer(constant), record).name == "mode-collapse" and record["Health/diversity"] == 0.0
+
+    class Pairs(torch.nn.Module):  # four far-apart points, each drawn twice: spread out, yet all near-copies
+        def forward(self, z):
+            return torch.tensor([[0.0, 0.0], [9.0, 0.0], [0.0, 9.0], [9.0, 9.0]]).repeat(2, 1)
+
+    torch.testing.assert_close(nearest_neighbour_distance(Pairs()(None)), 0.0)
+    check = CollapseCheck(ratio=0.25, window=1, warmup_steps=0)
+    check.real, check.real_nn = 5.0, 2.0
+    record = {"step": 1}
+    diagnosis = check.check(FakeTrainer(Pairs()), record)
+    assert record["Health/diversity"] > 1 and record["Health/nn-distance"] == 0.0
+    assert "nearest-neighbour distance 0%" in diagnosis.message and "mean pairwise" not in diagnosis.message
 
 
 def test_diagnose_needs_stats(tmp_path):

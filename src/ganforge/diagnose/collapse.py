@@ -1,10 +1,15 @@
 """Mode collapse: the fixed-noise samples are far less diverse than the real data.
 
-Diversity is the mean pairwise L2 distance between samples (pixels, or 2D points), measured on the
-fixed-noise batch of the sample grids (G in eval mode, no RNG drawn, so watching changes no training
-state) and once on the same number of real samples. A generator that has collapsed onto a few outputs
-(the PyTorch DCGAN tutorial's nz = 1 run is the textbook case) gives a ratio far below 1; a healthy
-one stays near it. The ratio goes into each tick's record as 'Health/diversity'.
+Two ratios of the fixed-noise batch of the sample grids (G in eval mode, no RNG drawn, so watching
+changes no training state) to real samples, each drawn once:
+- 'Health/diversity': mean pairwise L2 distance (pixels, or 2D points) over the real data's. It falls
+  when G piles everything into one region: a 2D generator on one mode of a ring.
+- 'Health/nn-distance': median distance from each sample to its nearest other sample, over the same
+  statistic of as many real samples (it depends on the count). It falls when many z give near-copies
+  of a few images: the nz = 1 DCGAN on digits draws a handful of shapes at varying brightness, which
+  keeps the mean distance at ~60 % of real's while its nearest-neighbour distance drops to ~3 %
+  (a healthy run: ~60 %). Measured on mnist5k, 500 steps, 64 fixed samples.
+Either below `collapse_ratio` on `window` consecutive ticks raises mode collapse.
 """
 from __future__ import annotations
 
@@ -25,44 +30,63 @@ def diversity(samples: torch.Tensor) -> float:
     return float(torch.pdist(x).sum() * 2 / (n * (n - 1)))
 
 
-def real_diversity(dataset, n: int = REAL_SAMPLES, seed: int = 0) -> float:
-    """Diversity of n real samples drawn with a private generator (touches no training RNG)."""
+def nearest_neighbour_distance(samples: torch.Tensor) -> float:
+    """Median over samples (N >= 2) of the L2 distance to the nearest other sample."""
+    x = samples.detach().flatten(1).double().cpu()
+    if len(x) < 2:
+        return 0.0
+    d = torch.cdist(x, x)
+    d.fill_diagonal_(float("inf"))
+    return float(d.min(1).values.median())
+
+
+def real_samples(dataset, n: int, seed: int = 0) -> torch.Tensor:
+    """n real samples drawn with a private generator (touches no training RNG)."""
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(dataset), generator=g)[: min(n, len(dataset))]
     images = getattr(dataset, "images", None)
-    x = images[idx] if images is not None else torch.stack([dataset[int(i)][0] for i in idx])
-    return diversity(x)
+    return images[idx] if images is not None else torch.stack([dataset[int(i)][0] for i in idx])
 
 
-def fixed_noise_diversity(trainer) -> float:
-    return diversity(trainer.fixed_samples())  # the same samples the grids show
+def real_diversity(dataset, n: int = REAL_SAMPLES, seed: int = 0) -> float:
+    return diversity(real_samples(dataset, n, seed))
 
 
 class CollapseCheck:
-    """Raises 'mode-collapse' once diversity / real diversity < ratio on `window` consecutive ticks."""
+    """Raises 'mode-collapse' once either ratio (see the module) < `ratio` on `window` consecutive ticks."""
 
     name = "mode-collapse"
 
     def __init__(self, ratio: float, window: int, warmup_steps: int):
         self.ratio, self.warmup_steps = ratio, warmup_steps
         self.persistence = Persistence(window)
-        self.real: float | None = None
+        self.real: float | None = None  # real mean pairwise distance
+        self.real_nn: float | None = None  # real nearest-neighbour distance among len(fixed_z) samples
 
     def start(self, trainer) -> None:
-        self.real = real_diversity(trainer.data.dataset, seed=trainer.cfg.seed)
+        dataset, seed = trainer.data.dataset, trainer.cfg.seed
+        self.real = real_diversity(dataset, seed=seed)
+        self.real_nn = nearest_neighbour_distance(real_samples(dataset, len(trainer.fixed_z), seed))
 
     def check(self, trainer, record: dict) -> Diagnosis | None:
         if self.real is None:
             self.start(trainer)
         if not self.real or len(trainer.fixed_z) < 2:
             return None
-        share = fixed_noise_diversity(trainer) / self.real
+        fake = trainer.fixed_samples()  # the same samples the grids show
+        share = diversity(fake) / self.real
         record["Health/diversity"] = round(share, 4)
-        if record["step"] < self.warmup_steps or not self.persistence.update(share < self.ratio):
+        low = {"mean pairwise distance": share}
+        if self.real_nn:
+            low["nearest-neighbour distance"] = nearest_neighbour_distance(fake) / self.real_nn
+            record["Health/nn-distance"] = round(low["nearest-neighbour distance"], 4)
+        low = {k: v for k, v in low.items() if v < self.ratio}
+        if record["step"] < self.warmup_steps or not self.persistence.update(bool(low)):
             return None
+        what = ", ".join(f"{k} {v:.0%}" for k, v in low.items())
         return Diagnosis(
             self.name, "collapse", "warning", record["step"],
-            f"mode collapse: the fixed-noise samples are {share:.0%} as diverse as real data "
+            f"mode collapse: the fixed-noise samples' {what} of real data's "
             f"(threshold {self.ratio:.0%}) for {len(self.persistence.history)} ticks",
             advice_for(self.name),
         )  # fmt: skip

@@ -21,7 +21,7 @@ from .convergence import d_wins
 from .ranges import PROBABILISTIC, out_of_range
 
 SEGMENTS = 5
-KEYS = ("Loss/D", "Loss/G", "D(x)", "D(G(z))", "Health/diversity")
+KEYS = ("Loss/D", "Loss/G", "D(x)", "D(G(z))", "Health/diversity", "Health/nn-distance")
 
 
 def _labels(records: list[dict], loss: str) -> list[str]:
