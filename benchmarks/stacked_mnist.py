@@ -6,6 +6,7 @@ The nets are the dcgan preset at width 32 (as dcgan-demo).
 
     python benchmarks/stacked_mnist.py --steps 1000
     python benchmarks/stacked_mnist.py --steps 1000 --pack 2    # PacGAN (Lin et al. 2018): D judges pairs
+    python benchmarks/stacked_mnist.py --steps 2500 model.d.width=8   # PacGAN table 3's small-D setting
 """
 from __future__ import annotations
 
@@ -23,9 +24,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--pack", type=int, default=1, help="PacGAN packing m (1: the DCGAN baseline; the pacgan preset is 2)")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.d.width=8")
+    args = parser.parse_intermixed_args()
 
     import ganforge as gf
+    from ganforge.config import parse_override
     from ganforge.metrics.modes import stacked_mnist_coverage
     from ganforge.metrics.offline_evaluator import fit_evaluator, load_offline_evaluator
 
@@ -33,14 +36,14 @@ def main() -> None:
     fit_evaluator("stacked-mnist", args.cache_dir, progress=False)  # the mnist5k digit classifier
     ev = load_offline_evaluator("stacked-mnist", args.cache_dir)
     overrides = {"data": "stacked-mnist", "steps": args.steps, "threads": args.threads, "pack": args.pack, "seed": args.seed}
-    cfg = gf.resolve_config("dcgan-demo", [overrides])
+    cfg = gf.resolve_config("dcgan-demo", [overrides, *map(parse_override, args.overrides)])
     with tempfile.TemporaryDirectory() as tmp:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         result = gf.train(cfg, out=os.path.join(tmp, "run"), progress=False)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         gen = gf.generate(gf.load_run(result.run_dir), args.n, seed=0)
     cov = stacked_mnist_coverage(ev.labels(gen))
-    print(f"dcgan (width 32) pack {args.pack} on stacked-mnist, {args.steps} steps, seed {args.seed}: modes {cov.modes_covered}/1000, "
+    print(f"dcgan (width 32) pack {args.pack} {' '.join(args.overrides)} on stacked-mnist, {args.steps} steps, seed {args.seed}: modes {cov.modes_covered}/1000, "
           f"KL(gen || uniform) {cov.kl_gen_data:.3f} nats from {args.n:,} samples; "
           f"wall {wall / 60:.2f} min, CPU {cpu / 60:.2f} min ({ev.note})")
 
