@@ -167,7 +167,7 @@ def main() -> None:
                 theirs.append(run_reference(os.path.join(roots[repo], rel), repo if repo == "examples" else "pg", iters, warmup, n_critic, shape, args.threads))
         o, t = statistics.median(r for r, _ in ours), statistics.median(r for r, _ in theirs)
         mo, mt = statistics.median(m for _, m in ours), statistics.median(m for _, m in theirs)
-        print(f"{pair:<10} ganforge {o:8.1f}   reference {t:8.1f}   ratio {o / t:5.2f}x   "
+        print(f"{pair:<10} ganforge {o:8.4g}   reference {t:8.4g}   ratio {o / t:5.2f}x   "
               f"training memory {mo:6.0f} vs {mt:6.0f} MiB   ({repo}/{rel})", flush=True)
 
 
