@@ -49,6 +49,7 @@ def real_samples(dataset, n: int, seed: int = 0) -> torch.Tensor:
 
 
 def real_diversity(dataset, n: int = REAL_SAMPLES, seed: int = 0) -> float:
+    """Mean pairwise distance of n real samples: the yardstick of 'Health/diversity'."""
     return diversity(real_samples(dataset, n, seed))
 
 
@@ -76,11 +77,11 @@ class CollapseCheck:
         fake = trainer.fixed_samples()  # the same samples the grids show
         share = diversity(fake) / self.real
         record["Health/diversity"] = round(share, 4)
-        low = {"mean pairwise distance": share}
+        ratios = {"mean pairwise distance": share}
         if self.real_nn:
-            low["nearest-neighbour distance"] = nearest_neighbour_distance(fake) / self.real_nn
-            record["Health/nn-distance"] = round(low["nearest-neighbour distance"], 4)
-        low = {k: v for k, v in low.items() if v < self.ratio}
+            ratios["nearest-neighbour distance"] = nearest_neighbour_distance(fake) / self.real_nn
+            record["Health/nn-distance"] = round(ratios["nearest-neighbour distance"], 4)
+        low = {k: v for k, v in ratios.items() if v < self.ratio}
         if record["step"] < self.warmup_steps or not self.persistence.update(bool(low)):
             return None
         what = ", ".join(f"{k} {v:.0%}" for k, v in low.items())
