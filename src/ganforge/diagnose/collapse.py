@@ -48,11 +48,6 @@ def real_samples(dataset, n: int, seed: int = 0) -> torch.Tensor:
     return images[idx] if images is not None else torch.stack([dataset[int(i)][0] for i in idx])
 
 
-def real_diversity(dataset, n: int = REAL_SAMPLES, seed: int = 0) -> float:
-    """Mean pairwise distance of n real samples: the yardstick of 'Health/diversity'."""
-    return diversity(real_samples(dataset, n, seed))
-
-
 class CollapseCheck:
     """Raises 'mode-collapse' once either ratio (see the module) < `ratio` on `window` consecutive ticks."""
 
@@ -65,9 +60,11 @@ class CollapseCheck:
         self.real_nn: float | None = None  # real nearest-neighbour distance among len(fixed_z) samples
 
     def start(self, trainer) -> None:
-        dataset, seed = trainer.data.dataset, trainer.cfg.seed
-        self.real = real_diversity(dataset, seed=seed)
-        self.real_nn = nearest_neighbour_distance(real_samples(dataset, len(trainer.fixed_z), seed))
+        n_fixed = len(trainer.fixed_z)
+        # one draw serves both yardsticks: each takes a prefix of the same fixed permutation
+        real = real_samples(trainer.data.dataset, max(REAL_SAMPLES, n_fixed), trainer.cfg.seed)
+        self.real = diversity(real[:REAL_SAMPLES])
+        self.real_nn = nearest_neighbour_distance(real[:n_fixed])
 
     def check(self, trainer, record: dict) -> Diagnosis | None:
         if self.real is None:
