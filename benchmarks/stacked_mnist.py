@@ -24,6 +24,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--pack", type=int, default=1, help="PacGAN packing m (1: the DCGAN baseline; the pacgan preset is 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="keep the run here (stats.jsonl, sample grids) instead of a temporary folder")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.d.width=8")
     args = parser.parse_intermixed_args()
 
@@ -39,7 +40,7 @@ def main() -> None:
     cfg = gf.resolve_config("dcgan-demo", [overrides, *map(parse_override, args.overrides)])
     with tempfile.TemporaryDirectory() as tmp:
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        result = gf.train(cfg, out=os.path.join(tmp, "run"), progress=False)
+        result = gf.train(cfg, out=args.out or os.path.join(tmp, "run"), progress=False)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         gen = gf.generate(gf.load_run(result.run_dir), args.n, seed=0)
     cov = stacked_mnist_coverage(ev.labels(gen))

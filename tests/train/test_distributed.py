@@ -4,7 +4,7 @@ One `ganforge train --nproc 2` run (torchrun, two CPU processes) trains the Batc
 with plain SGD for 2 steps; one in-process run trains the same config for 4 steps. SGD makes a weight
 change lr x (sum of the gradients), so equal weights mean the two processes together computed the
 single process's gradients. Then the 2-process checkpoint is resumed in one process and must land on the
-single-process run's step-4 weights.
+single-process run's step-4 weights. Both runs evaluate in training; the ranks share the sampling.
 """
 import json
 import os
@@ -27,6 +27,7 @@ TINY = [
     "log_every=1", "sample_every=2", "ckpt_every=2", "keep_checkpoints=2",
     "opt_g.name=sgd", "opt_g.lr=0.1", "opt_g.momentum=0.0", "opt_d.name=sgd", "opt_d.lr=0.1", "opt_d.momentum=0.0",
     "instance_noise=0.1",  # noise drawn per sample: the ranks' slices must add up to one process's draw
+    "eval_every=2", "eval_n=5", "eval_evaluator=none",  # in-training evaluation shared by the ranks (5: uneven parts)
 ]  # fmt: skip
 
 
@@ -71,6 +72,19 @@ def test_two_processes_train_as_one_with_the_global_batch(runs):
         assert_close(a["Loss/G"], b["Loss/G"], rtol=1e-5, atol=1e-6)
 
 
+def cards(run_dir) -> list[tuple]:
+    with open(os.path.join(run_dir, "metrics", "metrics.jsonl")) as f:
+        return [(c["step"], c["metric"], c["value"], c["n_gen"]) for c in map(json.loads, f)]
+
+
+def test_in_training_evaluation_over_two_processes_scores_as_one(runs):
+    two, _, one = runs
+    # No evaluator: memorization in pixel space, of samples the two ranks drew in parts.
+    got, want = cards(two), [c for c in cards(one) if c[0] == 2]
+    assert [c[:2] for c in got] == [(2, "memorization")] and got[0][3] == 5
+    assert_close(got[0][2], want[0][2], rtol=1e-5, atol=1e-6)
+
+
 def test_only_rank_0_writes(runs):
     two, stdout, _ = runs
     # Rank 1 writing too would append a second line per tick, claim a second numbered folder (the
@@ -111,3 +125,42 @@ def test_clear_errors(capsys):
     assert main(["train", "--nproc", str(many), "--steps", "1", *TINY, "--batch-size", str(4 * many)]) == 2
     assert f"--nproc {many} asks for more processes than this machine has" in capsys.readouterr().err
     assert main(["train", "--nproc", "0", *TINY]) == 2
+
+
+RANK_SPLIT = """
+import json, sys
+import torch
+import torch.distributed as dist
+from ganforge.metrics.evaluator import Evaluator, PointFeatures, split_over_ranks
+from ganforge.train import distributed
+
+world, device = distributed.setup("cpu")
+x = torch.arange(14.0).reshape(7, 2)
+seen = []
+def fn(part):
+    seen.append(part[:, 0].tolist())
+    return part * 10, None
+y, none = distributed.gather_rows(fn, x, world, device)
+ev = split_over_ranks(Evaluator(PointFeatures(), None, lambda p: p[:, 0].long()), world, device)
+features, _ = ev.extractor.features_and_logits(x)
+labels = ev.labels(x)
+with open(f"{sys.argv[1]}/rank{world.rank}.json", "w") as f:  # one file each: both ranks print at once
+    json.dump({"seen": seen, "y": y.tolist(), "none": none, "features": features.tolist(), "labels": labels.tolist()}, f)
+distributed.teardown()
+"""
+
+
+def test_gather_rows_splits_the_work_and_gives_every_rank_the_whole(tmp_path):
+    script = tmp_path / "split.py"
+    script.write_text(RANK_SPLIT)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), str(tmp_path)],
+                         check=False, capture_output=True, text=True, timeout=120, env=env)  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    x = torch.arange(14.0).reshape(7, 2)
+    # 7 rows over 2 ranks: rows 0-3 and 4-6 (+ row 6 again as padding, dropped from the result).
+    assert [r["seen"] for r in ranks] == [[[0.0, 2.0, 4.0, 6.0]], [[8.0, 10.0, 12.0, 12.0]]]
+    for r in ranks:
+        assert r["y"] == (x * 10).tolist() and r["none"] is None
+        assert r["features"] == x.tolist() and r["labels"] == x[:, 0].long().tolist()

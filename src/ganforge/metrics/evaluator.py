@@ -67,6 +67,37 @@ class PerChannelFeatures(FeatureExtractor):
         return classify_stacked_mnist(images, lambda x: self.digit.features_and_logits(x)[1])
 
 
+class RankSplitFeatures(FeatureExtractor):
+    """An extractor that splits each call's images over the ranks of a torchrun job (gather_rows):
+    every rank gets all the features and logits, having computed 1/K of them."""
+
+    def __init__(self, inner: FeatureExtractor, world, device: torch.device):
+        self.inner, self.world, self.comm_device = inner, world, device
+        self.name, self.resize, self.has_logits = inner.name, inner.resize, inner.has_logits
+        self.network, self.device = inner.network, inner.device
+
+    @property
+    def weights_hash(self) -> str:
+        return self.inner.weights_hash
+
+    def features_and_logits(self, images: torch.Tensor):
+        from ..train.distributed import gather_rows
+
+        return gather_rows(self.inner.features_and_logits, images, self.world, self.comm_device)
+
+
+def split_over_ranks(ev: Evaluator, world, device: torch.device) -> Evaluator:
+    """`ev` with its networks' work (features, logits, labels) split over the ranks; `ev` itself when
+    alone. Every rank must then make the same calls (they are collective)."""
+    if not world.enabled:
+        return ev
+    from ..train.distributed import gather_rows
+
+    extractor = RankSplitFeatures(ev.extractor, world, device) if ev.extractor is not None else None
+    labels = (lambda images: gather_rows(ev.labels, images, world, device)) if ev.labels is not None else None
+    return Evaluator(extractor, ev.num_classes, labels, ev.note)
+
+
 def classifier_evaluator(run_dir: str, per_channel: bool = False, facts: dict | None = None, device="cpu") -> Evaluator:
     """A tools/classify run as evaluator (its last Linear's input as features, its argmax as labels)."""
     from ..tools.classify import load_classifier

@@ -2,7 +2,8 @@
 
 A Monitor (ganforge.train.monitors). The evaluator and the real reference features are prepared once,
 when the monitor is built (before a run folder exists, so a missing evaluator fails before any
-training). On the logging tick at or after each multiple of `eval_every` (and on the last step) it
+training). Under torchrun it runs on every rank: each generates and extracts features for its share
+of the samples (and of the reference), every rank scores the gathered whole, rank 0 alone writes. On the logging tick at or after each multiple of `eval_every` (and on the last step) it
 draws `eval_n` samples from the sampling generator (the EMA copy when kept) with a private RNG, so
 evaluating changes no training state, scores `eval_metrics`, appends the cards to metrics/metrics.jsonl
 and puts 'Eval/<score>' entries in the tick's record. With `best_metric` set, a new best score saves
@@ -16,9 +17,10 @@ import os
 import torch
 
 from ..train.checkpoint import FORMAT, atomic_save
+from ..train import distributed
 from ..train.monitors import Monitor
 from .evaluate import HIGHER_IS_BETTER, check_best_metric, check_metric_names, default_metrics, prepare_reference, score
-from .evaluator import resolve_evaluator
+from .evaluator import resolve_evaluator, split_over_ranks
 from .records import append_cards, read_best, write_best
 from .translation import higher_is_better as translation_higher_is_better
 
@@ -34,11 +36,16 @@ class EvalMonitor(Monitor):
         if self.translation is not None:  # CycleGAN/pix2pix: their own cards, not A -> B against cfg.data
             self.every, self.last, self.best = cfg.eval_every or cfg.steps, 0, None
             return
+        # Under torchrun every rank builds this monitor: joining the process group now lets the ranks
+        # share the reference's feature extraction as they later share sampling and scoring.
+        self.world, device = distributed.setup(cfg.device)
+        self.all_ranks = True
         info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root)
-        self.evaluator = resolve_evaluator(
+        evaluator = resolve_evaluator(
             cfg.data, info.kind, info.num_classes, cfg.eval_evaluator, cfg.eval_inception_weights, cache_dir,
             cfg.data_root,
         )  # fmt: skip
+        self.evaluator = split_over_ranks(evaluator, self.world, device)
         self.metrics = check_metric_names(cfg.eval_metrics or default_metrics(info.kind, self.evaluator))
         if cfg.best_metric:
             check_best_metric(cfg.best_metric, self.metrics)
@@ -52,7 +59,8 @@ class EvalMonitor(Monitor):
 
     def on_start(self, trainer) -> None:
         self.last = trainer.step
-        self.best = read_best(trainer.run_dir)  # a resumed run keeps its best so far
+        if trainer.world.is_main:  # a resumed run keeps its best so far (only rank 0 has the folder)
+            self.best = read_best(trainer.run_dir)
 
     def on_tick(self, trainer, record: dict) -> None:
         step = record["step"]
@@ -63,6 +71,8 @@ class EvalMonitor(Monitor):
             cards = trainer.score_translation(self.translation, seed=EVAL_SEED, metrics=self.cfg.eval_metrics or None)
         else:
             cards = score(self._samples(trainer), self.reference, self.evaluator, self.metrics, seed=EVAL_SEED)
+        if not trainer.world.is_main:  # this rank did its share of sampling and features; rank 0 writes
+            return
         append_cards(trainer.run_dir, cards, step, "train")
         for card in cards:
             record[f"Eval/{card.metric}"] = card.value

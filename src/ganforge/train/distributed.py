@@ -112,6 +112,32 @@ def mean_over_ranks(values: dict[str, float], world: World, device: torch.device
     return dict(zip(names, (t / world.world_size).tolist()))
 
 
+def gather_rows(fn, x: torch.Tensor, world: World, device: torch.device):
+    """fn(x) for a row-wise fn, its work split over the ranks: rank r applies fn to the r-th of K
+    contiguous parts of x's rows, and every rank gets all the parts' results back in row order.
+
+    Every rank must call it with the same x (collective). fn returns a tensor or a tuple of tensors
+    (None entries pass through). The last part is padded to the others' length by repeating the last
+    row, and the padding's results dropped: all_gather wants equal shapes. Results travel through
+    `device` (NCCL gathers CUDA tensors) and come back on the device fn put them on."""
+    if not world.enabled:
+        return fn(x)
+    n = len(x)
+    per = -(-n // world.world_size)  # ceil
+    padded = torch.cat([x, x[-1:].expand(per * world.world_size - n, *x.shape[1:])]) if n % world.world_size else x
+    mine = fn(padded[world.rank * per : (world.rank + 1) * per])
+    outputs = mine if isinstance(mine, tuple) else (mine,)
+    gathered = []
+    for out in outputs:
+        if out is None:
+            gathered.append(None)
+            continue
+        parts = [torch.empty_like(out, device=device) for _ in range(world.world_size)]
+        dist.all_gather(parts, out.to(device).contiguous())
+        gathered.append(torch.cat(parts)[:n].to(out.device))
+    return tuple(gathered) if isinstance(mine, tuple) else gathered[0]
+
+
 def teardown() -> None:
     """Wait for every rank (rank 0 may still be writing), then leave the process group."""
     if dist.is_available() and dist.is_initialized():

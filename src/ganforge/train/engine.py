@@ -73,9 +73,10 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         # One process: (rank 0 of 1, cfg.device). Under torchrun: this rank's place and device.
         self.world, self.device = distributed.setup(cfg.device)
-        # Files, progress and monitors are rank 0's: the other ranks only train.
+        # Files, progress and monitors are rank 0's (but monitors that share work over the ranks): the
+        # other ranks only train.
         self.cfg, self.progress = cfg, progress and self.world.is_main
-        self.monitors: list[Monitor] = list(monitors) if self.world.is_main else []
+        self.monitors: list[Monitor] = [m for m in monitors if self.world.is_main or m.all_ranks]
         self.run_dir = ""
         self.part = self.world.local_slice(cfg.batch_size)  # this rank's samples of each global batch
         self.local_batch_size = self.part.stop - self.part.start
@@ -523,11 +524,16 @@ class Trainer:
     @torch.no_grad()
     def samples(self, n: int, seed: int, batch_size: int = 256) -> torch.Tensor:
         """n samples (on the CPU) of the sampling generator in eval mode, from `latent`'s draw for
-        `seed`: what in-training evaluation scores. No training state or RNG changes."""
+        `seed`: what in-training evaluation scores. No training state or RNG changes. Under torchrun
+        every rank must call it: each draws the same n codes, generates its part and gets them all."""
         z = self.latent(self.cfg, n, generator=torch.Generator().manual_seed(seed))
         labels = self.latent_labels(self.cfg, self.data.num_classes, n)
+
+        def generate(rows: torch.Tensor) -> torch.Tensor:
+            return sample_in_chunks(G, z[rows], None if labels is None else labels[rows], self.device, batch_size)
+
         with evaluating(self.sampling_generator()) as G:
-            return sample_in_chunks(G, z, labels, self.device, batch_size)
+            return distributed.gather_rows(generate, torch.arange(n), self.world, self.device)
 
     def save_sample_grid(self) -> str:
         samples = self.fixed_samples()

@@ -15,6 +15,10 @@ class StopTraining(GanforgeError):
 
 
 class Monitor:
+    # Under torchrun a monitor runs on rank 0 alone, unless it splits its work over the ranks (in-training
+    # evaluation): then every rank calls it on the same ticks, and it writes files on rank 0 only.
+    all_ranks: bool = False
+
     def on_start(self, trainer) -> None:
         """Before the first step of this session (also after a resume)."""
 
