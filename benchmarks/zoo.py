@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import tempfile
 import time
 
@@ -63,7 +64,8 @@ def parse_entry(entry: str) -> tuple[str, list[dict]]:
     from ganforge.config import parse_override
 
     name, _, rest = entry.partition(":")
-    return name, [parse_override(kv) for kv in rest.split(",") if kv.strip()]
+    # Commas split overrides, except inside a list value (opt_d.betas=[0.5,0.999]).
+    return name, [parse_override(kv) for kv in re.split(r",(?![^\[]*\])", rest) if kv.strip()]
 
 
 def main() -> None:
