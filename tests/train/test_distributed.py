@@ -130,7 +130,6 @@ def test_clear_errors(capsys):
 RANK_SPLIT = """
 import json, sys
 import torch
-import torch.distributed as dist
 from ganforge.metrics.evaluator import Evaluator, PointFeatures, split_over_ranks
 from ganforge.train import distributed
 

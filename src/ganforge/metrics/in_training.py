@@ -2,12 +2,14 @@
 
 A Monitor (ganforge.train.monitors). The evaluator and the real reference features are prepared once,
 when the monitor is built (before a run folder exists, so a missing evaluator fails before any
-training). Under torchrun it runs on every rank: each generates and extracts features for its share
-of the samples (and of the reference), every rank scores the gathered whole, rank 0 alone writes. On the logging tick at or after each multiple of `eval_every` (and on the last step) it
+training). On the logging tick at or after each multiple of `eval_every` (and on the last step) it
 draws `eval_n` samples from the sampling generator (the EMA copy when kept) with a private RNG, so
 evaluating changes no training state, scores `eval_metrics`, appends the cards to metrics/metrics.jsonl
 and puts 'Eval/<score>' entries in the tick's record. With `best_metric` set, a new best score saves
 checkpoints/ckpt-best.pt (a full checkpoint plus a 'best' entry) and metrics/best.json.
+
+Under torchrun it runs on every rank: each generates and extracts features for its share of the
+samples (and of the reference), every rank scores the gathered whole, and rank 0 alone writes.
 """
 from __future__ import annotations
 
