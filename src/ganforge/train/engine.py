@@ -528,11 +528,11 @@ class Trainer:
         every rank must call it: each draws the same n codes, generates its part and gets them all."""
         z = self.latent(self.cfg, n, generator=torch.Generator().manual_seed(seed))
         labels = self.latent_labels(self.cfg, self.data.num_classes, n)
-
-        def generate(rows: torch.Tensor) -> torch.Tensor:
-            return sample_in_chunks(G, z[rows], None if labels is None else labels[rows], self.device, batch_size)
-
         with evaluating(self.sampling_generator()) as G:
+
+            def generate(rows: torch.Tensor) -> torch.Tensor:  # this rank's rows of the n draws
+                return sample_in_chunks(G, z[rows], None if labels is None else labels[rows], self.device, batch_size)
+
             return distributed.gather_rows(generate, torch.arange(n), self.world, self.device)
 
     def save_sample_grid(self) -> str:
