@@ -63,6 +63,19 @@ def test_dcgan_64_matches_pytorch_examples_topology():
     assert sum(p.numel() for p in D.parameters()) == 2765568
 
 
+def test_dcgan_d_without_normalisation_can_move_its_score_of_flat_grey():
+    # Bias-free convs and LeakyReLUs alone make D(a x) = a D(x), so D(0) = 0 whatever D learns, and a G
+    # scored below zero escapes to flat mid-grey (cgan-projection was trapped so). With norm none D keeps
+    # biases: one gradient step on D(grey) must move it.
+    _, D = build_models(ModelConfig(name="dcgan", d={"width": 8, "norm": "none"}), (1, 28, 28), "image")
+    grey = torch.zeros(4, 1, 28, 28)
+    assert D(grey).abs().max() == 0  # biases start at zero (the DCGAN initialisation)
+    opt = torch.optim.SGD(D.parameters(), lr=0.1)
+    D(grey).mean().backward()
+    opt.step()
+    assert D(grey).abs().min() > 1e-3
+
+
 @pytest.mark.parametrize("size, want", [(64, (4, 4)), (28, (7, 2)), (8, (4, 1)), (48, (6, 3)), (128, (4, 5))])
 def test_dcgan_sizes(size, want):
     assert base_and_doublings(size) == want

@@ -9,6 +9,11 @@ Options: `extra_layers` 3x3 stride-1 conv blocks at the top resolution (the WGAN
 fast.ai WGAN notebook); `upsample: nearest` replaces each strided transposed conv by nearest-neighbour
 upsampling + 3x3 conv, which avoids checkerboard artefacts (Odena et al. 2016, distill.pub);
 `norm` chooses D's normalisation ('layer' for WGAN-GP, whose penalty is per-sample: no batch norm).
+D's convolutions have no bias, as in pytorch/examples, except with `norm: none`: a D of bias-free convs and
+LeakyReLUs is positively homogeneous, D(a*x) = a*D(x), so D(0) = 0 whatever it learns, and a G that is
+scored below zero escapes by shrinking its images to flat mid-grey (x = 0), where D cannot follow (this
+trapped cgan-projection, spectral norm and no BatchNorm, in faint grey). Spectral-norm Ds keep biases in
+the SNGAN paper's own networks.
 """
 from __future__ import annotations
 
@@ -91,14 +96,14 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         channels, size, _ = shape
         base, n = base_and_doublings(size)
-        c = width
-        layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]  # (width) x S/2
+        c, bias = width, norm == "none"  # biases only where no normalisation shifts the features (docstring)
+        layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]  # (width) x S/2
         for _ in range(extra_layers):
-            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), _norm2d(norm, c), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(c, c, 3, 1, 1, bias=bias), _norm2d(norm, c), nn.LeakyReLU(0.2, True)]
         for _ in range(n - 1):  # each halves the side and doubles the channels, down to base x base
-            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=False), _norm2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=bias), _norm2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
             c *= 2
-        layers += [nn.Conv2d(c, 1, base, 1, 0, bias=False)]  # 1 x 1 x 1: the logit
+        layers += [nn.Conv2d(c, 1, base, 1, 0, bias=bias)]  # 1 x 1 x 1: the logit
         self.main = nn.Sequential(*layers)
         dcgan_init(self)
 
