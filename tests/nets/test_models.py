@@ -18,6 +18,7 @@ CASES = [
     ("dcgan", (3, 32, 32), {"width": 8, "upsample": "nearest", "extra_layers": 1}, {"width": 8, "extra_layers": 1, "norm": "layer"}),
     ("dcgan", (1, 8, 8), {"width": 8}, {"width": 8, "norm": "none"}),
     ("dcgan", (3, 48, 48), {"width": 8}, {"width": 8, "norm": "instance"}),
+    ("dcgan", (1, 32, 32), {"width": 8, "attention_res": 16}, {"width": 8, "norm": "none", "attention_res": 8}),
     ("cs231n", (1, 28, 28), {}, {}),
     ("infogan", (1, 28, 28), {"width": 8, "hidden": 32}, {"width": 8, "hidden": 32}),  # Q head: tests/train/algorithms/test_infogan.py
     ("infogan", (3, 16, 16), {"width": 8, "hidden": 16}, {"width": 8, "hidden": 16}),
@@ -74,6 +75,25 @@ def test_dcgan_d_without_normalisation_can_move_its_score_of_flat_grey():
     D(grey).mean().backward()
     opt.step()
     assert D(grey).abs().min() > 1e-3
+
+
+@pytest.mark.parametrize("net, res", [("g", 4), ("g", 16), ("d", 16), ("d", 4)])
+def test_dcgan_attention_sits_at_the_asked_resolution(net, res):
+    from ganforge.nets.attention import SelfAttention
+
+    kwargs = {"width": 8, "attention_res": res}
+    G, D = build_models(ModelConfig(name="dcgan", g=kwargs if net == "g" else {"width": 8}, d=kwargs if net == "d" else {"width": 8}), (1, 32, 32), "image")
+    blocks = [m for m in (G if net == "g" else D).modules() if isinstance(m, SelfAttention)]
+    assert len(blocks) == 1
+    seen = []
+    blocks[0].register_forward_hook(lambda m, i, o: seen.append(o.shape[-1]))
+    G(torch.randn(2, 100)) if net == "g" else D(torch.randn(2, 1, 32, 32))
+    assert seen == [res]
+
+
+def test_dcgan_attention_at_a_side_the_net_lacks_names_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"model.g.attention_res=32 is not a resolution .* valid: 0 \(none\), 4, 8, 16"):
+        build_models(ModelConfig(name="dcgan", g={"attention_res": 32}), (1, 32, 32), "image")
 
 
 @pytest.mark.parametrize("size, want", [(64, (4, 4)), (28, (7, 2)), (8, (4, 1)), (48, (6, 3)), (128, (4, 5))])

@@ -15,6 +15,17 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ..errors import ConfigError
+
+
+def check_attention_res(attention_res: int, sides: list[int], net: str) -> None:
+    """A clear error when `model.<net>.attention_res` is not one of the net's feature-map sides."""
+    if attention_res and attention_res not in sides:
+        raise ConfigError(
+            f"model.{net}.attention_res={attention_res} is not a resolution of this {net.upper()}; "
+            f"valid: 0 (none), {', '.join(map(str, sides))}"
+        )
+
 
 class SelfAttention(nn.Module):
     def __init__(self, channels: int, reduction: int = 8):

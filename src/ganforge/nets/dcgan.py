@@ -8,6 +8,8 @@ multiple of 16; 28 = 7*2**2 for MNIST; 8 for the digits).
 Options: `extra_layers` 3x3 stride-1 conv blocks at the top resolution (the WGAN reference code and the
 fast.ai WGAN notebook); `upsample: nearest` replaces each strided transposed conv by nearest-neighbour
 upsampling + 3x3 conv, which avoids checkerboard artefacts (Odena et al. 2016, distill.pub);
+`attention_res: R` (G and D separately) inserts a SAGAN self-attention block (nets/attention.py) after
+the layer whose output side is R, so SAGAN's method can run on these nets; 0 (the default) for none.
 `norm` chooses D's normalisation ('layer' for WGAN-GP, whose penalty is per-sample: no batch norm).
 D's convolutions have no bias, as in pytorch/examples, except with `norm: none`: a D of bias-free convs and
 LeakyReLUs is positively homogeneous, D(a*x) = a*D(x), so D(0) = 0 whatever it learns, and a G that is
@@ -22,6 +24,7 @@ import torch.nn as nn
 
 from ..errors import ConfigError
 from . import ModelFamily, register_family
+from .attention import SelfAttention, check_attention_res
 from .init import dcgan_init
 
 
@@ -67,20 +70,23 @@ def _up(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int, shape, width: int, extra_layers: int, upsample: str):
+    def __init__(self, z_dim: int, shape, width: int, extra_layers: int, upsample: str, attention_res: int):
         super().__init__()
         self.z_dim = z_dim
         channels, size, _ = shape
         base, n = base_and_doublings(size)
+        check_attention_res(attention_res, [base * 2**i for i in range(n)], "g")
         c = width * 2 ** (n - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(z_dim, c, base, 1, 0, bias=False),  # (c) x base x base
             nn.BatchNorm2d(c),
             nn.ReLU(True),
         ]
-        for _ in range(n - 1):  # each doubles the side and halves the channels, ending at (width) x S/2
+        layers += [SelfAttention(c)] if attention_res == base else []
+        for i in range(n - 1):  # each doubles the side and halves the channels, ending at (width) x S/2
             layers += [*_up(c, c // 2, upsample), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
             c //= 2
+            layers += [SelfAttention(c)] if attention_res == base * 2 ** (i + 1) else []
         for _ in range(extra_layers):  # (width) x S/2 x S/2, unchanged
             layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
         layers += [*_up(c, channels, upsample), nn.Tanh()]  # (channels) x S x S
@@ -92,17 +98,20 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, shape, width: int, extra_layers: int, norm: str):
+    def __init__(self, shape, width: int, extra_layers: int, norm: str, attention_res: int):
         super().__init__()
         channels, size, _ = shape
         base, n = base_and_doublings(size)
+        check_attention_res(attention_res, [size // 2**i for i in range(1, n + 1)], "d")
         c, bias = width, norm == "none"  # biases only where no normalisation shifts the features (docstring)
         layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]  # (width) x S/2
         for _ in range(extra_layers):
             layers += [nn.Conv2d(c, c, 3, 1, 1, bias=bias), _norm2d(norm, c), nn.LeakyReLU(0.2, True)]
-        for _ in range(n - 1):  # each halves the side and doubles the channels, down to base x base
+        layers += [SelfAttention(c)] if attention_res == size // 2 else []
+        for i in range(n - 1):  # each halves the side and doubles the channels, down to base x base
             layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=bias), _norm2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
             c *= 2
+            layers += [SelfAttention(c)] if attention_res == size // 2 ** (i + 2) else []
         layers += [nn.Conv2d(c, 1, base, 1, 0, bias=bias)]  # 1 x 1 x 1: the logit
         self.main = nn.Sequential(*layers)
         dcgan_init(self)
@@ -111,19 +120,19 @@ class DCGANDiscriminator(nn.Module):
         return self.main(x).view(-1)
 
 
-def build_generator(z_dim: int, shape, *, width: int = 64, extra_layers: int = 0, upsample: str = "deconv"):
-    return DCGANGenerator(z_dim, shape, width, extra_layers, upsample)
+def build_generator(z_dim: int, shape, *, width: int = 64, extra_layers: int = 0, upsample: str = "deconv", attention_res: int = 0):
+    return DCGANGenerator(z_dim, shape, width, extra_layers, upsample, attention_res)
 
 
-def build_discriminator(shape, *, width: int = 64, extra_layers: int = 0, norm: str = "batch"):
-    return DCGANDiscriminator(shape, width, extra_layers, norm)
+def build_discriminator(shape, *, width: int = 64, extra_layers: int = 0, norm: str = "batch", attention_res: int = 0):
+    return DCGANDiscriminator(shape, width, extra_layers, norm, attention_res)
 
 
 register_family(
     ModelFamily(
         name="dcgan",
         description="Radford et al. 2015 strided-conv G/D (pytorch/examples topology); sides b*2^n: 8, 16, 28, 32, 64, 128...; "
-        "options width, extra_layers, upsample=deconv|nearest, norm",
+        "options width, extra_layers, upsample=deconv|nearest, norm, attention_res",
         kinds=("image",),
         build_generator=build_generator,
         build_discriminator=build_discriminator,

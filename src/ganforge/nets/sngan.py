@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from . import ModelFamily, register_family
-from .attention import SelfAttention
+from .attention import SelfAttention, check_attention_res
 
 
 # ---------------------------------------------------------------------------------------------- blocks
@@ -151,21 +151,13 @@ def check_resnet_size(shape: tuple[int, ...], family: str = "sngan-resnet") -> N
         raise ConfigError(f"{family} makes square images of side 4*2^n, n >= 2 (16, 32, 64, 128...); got {h}x{w}; use image_size=32")
 
 
-def _check_attention_res(attention_res: int, sides: list[int], net: str) -> None:
-    if attention_res and attention_res not in sides:
-        raise ConfigError(
-            f"model.{net}.attention_res={attention_res} is not a resolution of this {net.upper()}; "
-            f"valid: 0 (none), {', '.join(map(str, sides))}"
-        )
-
-
 class ResNetGenerator(nn.Module):
     def __init__(self, z_dim: int, shape, width: int, attention_res: int):
         super().__init__()
         channels, size, _ = shape
         n = resnet_doublings(size)
         sides = [4 * 2 ** (i + 1) for i in range(n)]  # each block's output side: 8, 16, 32 for 32x32
-        _check_attention_res(attention_res, sides, "g")
+        check_attention_res(attention_res, sides, "g")
         self.z_dim, self.width = z_dim, width
         self.dense = _glorot(nn.Linear(z_dim, 4 * 4 * width), 1.0)  # (w) x 4 x 4
         blocks: list[nn.Module] = []
@@ -188,7 +180,7 @@ class ResNetDiscriminator(nn.Module):
         n = resnet_doublings(size)
         downs = n - 1  # 32x32: two halvings to 8x8, then two blocks at 8x8 (Table 4)
         sides = [size // 2 ** (i + 1) for i in range(downs)] + [size // 2**downs] * 2
-        _check_attention_res(attention_res, sorted(set(sides), reverse=True), "d")
+        check_attention_res(attention_res, sorted(set(sides), reverse=True), "d")
         blocks: list[nn.Module] = []
         for i, side in enumerate(sides):
             blocks.append(DBlock(channels if i == 0 else width, width, down=i < downs, first=i == 0))
