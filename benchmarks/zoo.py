@@ -11,7 +11,8 @@ by at most one tick.
 
 Each entry is PRESET or PRESET:key=value,key=value (config overrides for that preset, e.g.
 sngan:model.g.width=32). The defaults shrink each preset's widths to a CPU scale (see DEFAULTS) and
-set image_size=32 for all; the paper widths are in the presets.
+set image_size=32 for all; an entry's overrides apply on top of them (sngan:n_critic=1 stays at width
+8), and the table names both. The paper widths are in the presets.
 
     python benchmarks/zoo.py                       # dcgan-demo, sngan, sagan (+ zoo presets that exist)
     python benchmarks/zoo.py sngan sagan --cpu-seconds 120 --keep runs/zoo   # keep runs and final grids
@@ -60,6 +61,12 @@ class CPUBudget:
         pass
 
 
+def with_defaults(entry: str) -> str:
+    """PRESET[:overrides] -> PRESET:DEFAULTS[PRESET],overrides (the entry's own come last, so they win)."""
+    name, _, rest = entry.partition(":")
+    return ":".join([name, ",".join(filter(None, [DEFAULTS.get(name, ""), rest]))]).rstrip(":")
+
+
 def parse_entry(entry: str) -> tuple[str, list[dict]]:
     from ganforge.config import parse_override
 
@@ -99,8 +106,8 @@ def main() -> None:
     rows = []
     tmp = tempfile.TemporaryDirectory(prefix="zoo-")
     out_root = args.keep or tmp.name
-    for entry in entries:
-        name, overrides = parse_entry(entry if ":" in entry or entry not in DEFAULTS else f"{entry}:{DEFAULTS[entry]}")
+    for entry in map(with_defaults, entries):
+        name, overrides = parse_entry(entry)
         base = {"image_size": 32, "threads": args.threads, "seed": args.seed, "steps": 10**9, "log_every": args.tick,
                 "sample_every": 10**9, "ckpt_every": 10**9, "tensorboard": False}  # fmt: skip
         cfg = gf.resolve_config(name, [base, *overrides])
@@ -110,7 +117,7 @@ def main() -> None:
         run = gf.load_run(result.run_dir)
         cards = {c.metric: c for c in score(gf.generate(run, args.n, seed=args.seed), ref, ev, metrics, seed=args.seed)}
         fid = cards["fid"]
-        rows.append((entry if ":" in entry else f"{name}:{DEFAULTS.get(name, '')}".rstrip(":"), run.step, cpu, wall,
+        rows.append((entry, run.step, cpu, wall,
                      fid.value, fid.extra.get("real_vs_real"), cards["modes/covered"].value, cards["modes/kl"].value))  # fmt: skip
         print(f"  {name}: {run.step} G steps, {cpu:.0f} CPU s, {wall:.0f} s wall, FID {fid.value:.2f}, "
               f"modes {cards['modes/covered'].value:.0f}/10, KL {cards['modes/kl'].value:.4f}", flush=True)  # fmt: skip
