@@ -69,24 +69,30 @@ def _up(c_in: int, c_out: int, upsample: str) -> list[nn.Module]:
     raise ConfigError(f"unknown upsample '{upsample}'; valid: deconv, nearest")
 
 
+def _attention(channels: int, side: int, attention_res: int) -> list[nn.Module]:
+    """A self-attention block for a feature map of this side when it is the one asked for, else nothing."""
+    return [SelfAttention(channels)] if side == attention_res else []
+
+
 class DCGANGenerator(nn.Module):
     def __init__(self, z_dim: int, shape, width: int, extra_layers: int, upsample: str, attention_res: int):
         super().__init__()
         self.z_dim = z_dim
         channels, size, _ = shape
         base, n = base_and_doublings(size)
-        check_attention_res(attention_res, [base * 2**i for i in range(n)], "g")
+        sides = [base * 2**i for i in range(n)]  # the feature maps below the image: base ... S/2
+        check_attention_res(attention_res, sides, "g")
         c = width * 2 ** (n - 1)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(z_dim, c, base, 1, 0, bias=False),  # (c) x base x base
             nn.BatchNorm2d(c),
             nn.ReLU(True),
         ]
-        layers += [SelfAttention(c)] if attention_res == base else []
-        for i in range(n - 1):  # each doubles the side and halves the channels, ending at (width) x S/2
+        layers += _attention(c, sides[0], attention_res)
+        for side in sides[1:]:  # each doubles the side and halves the channels, ending at (width) x S/2
             layers += [*_up(c, c // 2, upsample), nn.BatchNorm2d(c // 2), nn.ReLU(True)]
             c //= 2
-            layers += [SelfAttention(c)] if attention_res == base * 2 ** (i + 1) else []
+            layers += _attention(c, side, attention_res)
         for _ in range(extra_layers):  # (width) x S/2 x S/2, unchanged
             layers += [nn.Conv2d(c, c, 3, 1, 1, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
         layers += [*_up(c, channels, upsample), nn.Tanh()]  # (channels) x S x S
@@ -102,16 +108,17 @@ class DCGANDiscriminator(nn.Module):
         super().__init__()
         channels, size, _ = shape
         base, n = base_and_doublings(size)
-        check_attention_res(attention_res, [size // 2**i for i in range(1, n + 1)], "d")
+        sides = [size // 2**i for i in range(1, n + 1)]  # each conv's output side: S/2 ... base
+        check_attention_res(attention_res, sides, "d")
         c, bias = width, norm == "none"  # biases only where no normalisation shifts the features (docstring)
         layers: list[nn.Module] = [nn.Conv2d(channels, c, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2, True)]  # (width) x S/2
         for _ in range(extra_layers):
             layers += [nn.Conv2d(c, c, 3, 1, 1, bias=bias), _norm2d(norm, c), nn.LeakyReLU(0.2, True)]
-        layers += [SelfAttention(c)] if attention_res == size // 2 else []
-        for i in range(n - 1):  # each halves the side and doubles the channels, down to base x base
+        layers += _attention(c, sides[0], attention_res)
+        for side in sides[1:]:  # each halves the side and doubles the channels, down to base x base
             layers += [nn.Conv2d(c, c * 2, 4, 2, 1, bias=bias), _norm2d(norm, c * 2), nn.LeakyReLU(0.2, True)]
             c *= 2
-            layers += [SelfAttention(c)] if attention_res == size // 2 ** (i + 2) else []
+            layers += _attention(c, side, attention_res)
         layers += [nn.Conv2d(c, 1, base, 1, 0, bias=bias)]  # 1 x 1 x 1: the logit
         self.main = nn.Sequential(*layers)
         dcgan_init(self)
