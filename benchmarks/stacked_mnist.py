@@ -2,10 +2,11 @@
 
 The generator makes 3-channel 28x28 images; the mnist5k evaluator reads each channel as a digit
 (mode = 100 d0 + 10 d1 + d2), PacGAN's protocol (26,000 samples, a mode counts with >= 1 sample).
-The nets are the dcgan preset at width 32 (as dcgan-demo).
+The nets are the dcgan preset at width 32 (as dcgan-demo). D judges 64 items a step: 64 images, or with
+--pack m 64 packs of m images (batch_size 64 m, as the PacGAN authors' code); batch_size=N overrides it.
 
     python benchmarks/stacked_mnist.py --steps 1000
-    python benchmarks/stacked_mnist.py --steps 1000 --pack 2    # PacGAN (Lin et al. 2018): D judges pairs
+    python benchmarks/stacked_mnist.py --steps 1000 --pack 2    # PacGAN (Lin et al. 2018): D judges 64 pairs a step
     python benchmarks/stacked_mnist.py --steps 2500 model.d.width=8   # PacGAN table 3's small-D setting
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ def main() -> None:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared machine slows every figure)")
     fit_evaluator("stacked-mnist", args.cache_dir, progress=False)  # the mnist5k digit classifier
     ev = load_offline_evaluator("stacked-mnist", args.cache_dir)
-    overrides = {"data": "stacked-mnist", "steps": args.steps, "threads": args.threads, "pack": args.pack, "seed": args.seed}
+    overrides = {"data": "stacked-mnist", "steps": args.steps, "threads": args.threads, "pack": args.pack, "seed": args.seed,
+                 "batch_size": 64 * args.pack}
     cfg = gf.resolve_config("dcgan-demo", [overrides, *map(parse_override, args.overrides)])
     with tempfile.TemporaryDirectory() as tmp:
         wall0, cpu0 = time.perf_counter(), time.process_time()
