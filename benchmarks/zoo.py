@@ -99,16 +99,17 @@ def main() -> None:
 
     import ganforge as gf
     from ganforge.metrics.evaluate import prepare_reference, score
+    from ganforge.metrics.modes import PACGAN_STACKED_SAMPLES
     from ganforge.metrics.offline_evaluator import fit_evaluator, load_offline_evaluator
 
     torch.set_num_threads(args.threads)
-    n_samples = args.n or (26_000 if args.data == "stacked-mnist" else 1000)
-    n_modes = 1000 if args.data == "stacked-mnist" else 10
+    n_samples = args.n or (PACGAN_STACKED_SAMPLES if args.data == "stacked-mnist" else 1000)
     entries = args.presets or DEFAULT_LIST + [p for p in OTHER_ZOO if p in gf.list_presets()]
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; budget {args.cpu_seconds:.0f} CPU s per preset, "
           f"{args.threads} thread(s); {args.data} at 32x32, scored on {n_samples} samples")  # fmt: skip
     fit_evaluator(args.data, args.cache_dir, progress=False)
     ev = load_offline_evaluator(args.data, args.cache_dir)
+    n_modes = ev.num_classes  # 10 digits, or Stacked MNIST's 1,000 triples
     metrics = ["fid", "modes"]
     ref = prepare_reference(args.data, ev, metrics)  # every held-out image, at its own size (the evaluator resizes)
     print(f"evaluator: {ev.note}")
