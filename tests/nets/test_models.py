@@ -32,6 +32,7 @@ CASES = [
     # 4x4: one stage, so every weight is used; a grown net leaves the lower stages' toRGB/fromRGB idle
     # at alpha = 1, and tests/nets/test_progan_nets.py runs every stage and fade instead.
     ("progan", (1, 4, 4), {"fmap_max": 16}, {"fmap_max": 16}),
+    ("unrolled-mnist", (3, 28, 28), {"width": 4}, {"width": 2}),
 ]
 
 
@@ -62,6 +63,20 @@ def test_dcgan_64_matches_pytorch_examples_topology():
     # pytorch/examples dcgan with nz=100, ngf=ndf=64, nc=3 has exactly these parameter counts.
     assert sum(p.numel() for p in G.parameters()) == 3576704
     assert sum(p.numel() for p in D.parameters()) == 2765568
+
+
+def test_unrolled_mnist_matches_the_pacgan_authors_d_025g_nets():
+    # fjxmlzn/PacGAN unrolled_GAN_experiment/D=0.25G/model.py, z of 256, 3 channels: G has 289,795
+    # parameters and D 585. Ours drop the biases of the layers a BatchNorm follows (G: the 1,024 of the
+    # projection and 32 + 16 + 8 of the deconvs; D: 2 + 4 + 8), which the BatchNorm's shift makes redundant.
+    G, D = build_models(ModelConfig(name="unrolled-mnist", z_dim=256), (3, 28, 28), "image")
+    assert sum(p.numel() for p in G.parameters()) == 289_795 - 1_024 - 56
+    assert sum(p.numel() for p in D.parameters()) == 585 - 14
+
+
+def test_unrolled_mnist_makes_only_28x28():
+    with pytest.raises(ConfigError, match="28x28 images only.*image_size=28"):
+        build_models(ModelConfig(name="unrolled-mnist"), (3, 32, 32), "image")
 
 
 def test_dcgan_d_without_normalisation_can_move_its_score_of_flat_grey():
