@@ -7,7 +7,7 @@ D: three 3x3 stride-2 convs 28 -> 14 -> 7 -> 4 with (w, 2w, 4w) channels, each B
    (BN on the first layer too, unlike DCGAN) -> Linear to one logit.
 The authors' widths: G w = 8 (64, 32, 16, 8 channels); D w = 2 ("D = 0.25 G": 2, 4, 8) or 4 ("0.5 G").
 So small a D is the point of the benchmark: against it a plain DCGAN loses most of the 1,000 modes.
-28 x 28 only (the layer sizes are the paper's). Weights N(0, 0.02) as the authors' code.
+28 x 28 only (the layer sizes are the paper's). Weights N(0, 0.02), as the authors' code (it truncates the convs' draws).
 """
 from __future__ import annotations
 
