@@ -30,7 +30,7 @@ def check_size(shape: tuple[int, ...]) -> None:
 class UnrolledMNISTGenerator(nn.Module):
     def __init__(self, z_dim: int, channels: int, width: int):
         super().__init__()
-        self.z_dim, self.width = z_dim, width
+        self.z_dim = z_dim
         self.project = nn.Sequential(nn.Linear(z_dim, 8 * width * 4 * 4, bias=False), nn.BatchNorm1d(8 * width * 4 * 4), nn.ReLU(True))
 
         def up(c_in: int, c_out: int, output_padding: int) -> list[nn.Module]:
@@ -46,8 +46,7 @@ class UnrolledMNISTGenerator(nn.Module):
         dcgan_init(self)
 
     def forward(self, z: torch.Tensor, c=None) -> torch.Tensor:
-        h = self.project(z.view(len(z), -1)).view(len(z), 8 * self.width, 4, 4)
-        return self.main(h)
+        return self.main(self.project(z.view(len(z), -1)).view(len(z), -1, 4, 4))
 
 
 class UnrolledMNISTDiscriminator(nn.Module):
