@@ -57,8 +57,7 @@ def main() -> None:
                  "batch_size": (128 if small else 64) * args.pack}
     cfg = gf.resolve_config("dcgan-demo", [overrides, *([SMALL_NETS] if small else [])])
     if args.unrolled_nets:  # a different family: its own keys and defaults (G width 8, D width 2), z as SMALL_NETS
-        cfg.model = ModelConfig(name="unrolled-mnist", z_dim=cfg.model.z_dim)
-        cfg.image_size = 28
+        cfg.model = ModelConfig(name="unrolled-mnist", z_dim=cfg.model.z_dim)  # stacked-mnist is 28x28 already
     for override in map(parse_override, args.overrides):
         merge(cfg, override)
     with tempfile.TemporaryDirectory() as tmp:

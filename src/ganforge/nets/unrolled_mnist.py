@@ -24,7 +24,7 @@ SIDE = 28
 def check_size(shape: tuple[int, ...]) -> None:
     _, h, w = shape
     if (h, w) != (SIDE, SIDE):
-        raise ConfigError(f"unrolled-mnist makes 28x28 images only (Metz et al.'s layer sizes); got {h}x{w}: use image_size=28")
+        raise ConfigError(f"unrolled-mnist makes {SIDE}x{SIDE} images only (Metz et al.'s layer sizes); got {h}x{w}: use image_size={SIDE}")
 
 
 class UnrolledMNISTGenerator(nn.Module):
