@@ -10,6 +10,7 @@ The nets are the dcgan preset at width 32 (as dcgan-demo). D judges 64 items a s
     python benchmarks/stacked_mnist.py --steps 2500 model.d.width=8   # a D of a quarter of G's width
     python benchmarks/stacked_mnist.py --steps 10000 --small-nets --pack 2   # PacGAN table 3's tiny nets
     python benchmarks/stacked_mnist.py --steps 10000 --unrolled-nets --pack 2   # the same with the authors' own nets
+    python benchmarks/stacked_mnist.py --steps 200000 --unrolled-nets --eval-every 20000 device=cuda   # modes as it trains
 
 --small-nets is PacGAN's table 3 setting (from Unrolled GAN, Metz et al. 2017) on the dcgan family: a
 tiny G (width 8: 16 and 8 channels) and a D of a quarter of that (width 2: 2 and 4 channels), z of 256,
@@ -21,6 +22,7 @@ kernels, BN on every D layer, LeakyReLU 0.3, 28x28).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -28,6 +30,11 @@ import time
 # PacGAN table 3 (see the module text): overrides on dcgan-demo
 SMALL_NETS = {"model": {"g": {"width": 8}, "d": {"width": 2}, "z_dim": 256},
               "opt_g": {"lr": 1e-4, "betas": [0.5, 0.99]}, "opt_d": {"lr": 2e-4, "betas": [0.5, 0.99]}}
+
+
+def read_stats(run_dir: str) -> list[dict]:
+    with open(os.path.join(run_dir, "stats.jsonl")) as f:
+        return [json.loads(line) for line in f]
 
 
 def main() -> None:
@@ -40,6 +47,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small-nets", action="store_true", help="PacGAN table 3's tiny G and quarter-size D (see above)")
     parser.add_argument("--unrolled-nets", action="store_true", help="--small-nets with the authors' own nets (unrolled-mnist)")
+    parser.add_argument("--eval-every", type=int, default=0, help="also score modes/KL every N steps (-n samples each) and print the curve")
     parser.add_argument("--out", help="keep the run here (stats.jsonl, sample grids) instead of a temporary folder")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.d.width=8")
     args = parser.parse_intermixed_args()
@@ -58,6 +66,8 @@ def main() -> None:
     cfg = gf.resolve_config("dcgan-demo", [overrides, *([SMALL_NETS] if small else [])])
     if args.unrolled_nets:  # a different family: its own keys and defaults (G width 8, D width 2), z as SMALL_NETS
         cfg.model = ModelConfig(name="unrolled-mnist", z_dim=cfg.model.z_dim)  # stacked-mnist is 28x28 already
+    if args.eval_every:  # the in-training evaluator, on the modes metric alone
+        merge(cfg, {"eval_every": args.eval_every, "eval_n": args.n, "eval_metrics": ["modes"]})
     for override in map(parse_override, args.overrides):
         merge(cfg, override)
     with tempfile.TemporaryDirectory() as tmp:
@@ -65,7 +75,10 @@ def main() -> None:
         result = gf.train(cfg, out=args.out or os.path.join(tmp, "run"), progress=False)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         gen = gf.generate(gf.load_run(result.run_dir), args.n, seed=0)
+        curve = [r for r in read_stats(result.run_dir) if "Eval/modes/covered" in r]
     cov = stacked_mnist_coverage(ev.labels(gen))
+    for r in curve:
+        print(f"  step {r['step']}: modes {r['Eval/modes/covered']:.0f}/1000, KL {r['Eval/modes/kl']:.3f}")
     nets = ("unrolled-mnist nets" if args.unrolled_nets else "small nets (G width 8, D width 2)" if small else "dcgan (width 32)")
     print(f"{nets} pack {args.pack}, batch {cfg.batch_size} {' '.join(args.overrides)} on stacked-mnist, {args.steps} steps, seed {args.seed}: modes {cov.modes_covered}/1000, "
           f"KL(gen || uniform) {cov.kl_gen_data:.3f} nats from {args.n:,} samples; "
