@@ -22,7 +22,6 @@ kernels, BN on every D layer, LeakyReLU 0.3, 28x28).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -30,11 +29,6 @@ import time
 # PacGAN table 3 (see the module text): overrides on dcgan-demo
 SMALL_NETS = {"model": {"g": {"width": 8}, "d": {"width": 2}, "z_dim": 256},
               "opt_g": {"lr": 1e-4, "betas": [0.5, 0.99]}, "opt_d": {"lr": 2e-4, "betas": [0.5, 0.99]}}
-
-
-def read_stats(run_dir: str) -> list[dict]:
-    with open(os.path.join(run_dir, "stats.jsonl")) as f:
-        return [json.loads(line) for line in f]
 
 
 def main() -> None:
@@ -56,6 +50,7 @@ def main() -> None:
     from ganforge.config import ModelConfig, merge, parse_override
     from ganforge.metrics.modes import stacked_mnist_coverage
     from ganforge.metrics.offline_evaluator import fit_evaluator, load_offline_evaluator
+    from ganforge.report.run_info import read_jsonl_tolerant
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared machine slows every figure)")
     fit_evaluator("stacked-mnist", args.cache_dir, progress=False)  # the mnist5k digit classifier
@@ -75,7 +70,7 @@ def main() -> None:
         result = gf.train(cfg, out=args.out or os.path.join(tmp, "run"), progress=False)
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         gen = gf.generate(gf.load_run(result.run_dir), args.n, seed=0)
-        curve = [r for r in read_stats(result.run_dir) if "Eval/modes/covered" in r]
+        curve = [r for r in read_jsonl_tolerant(os.path.join(result.run_dir, "stats.jsonl")) if "Eval/modes/covered" in r]
     cov = stacked_mnist_coverage(ev.labels(gen))
     for r in curve:
         print(f"  step {r['step']}: modes {r['Eval/modes/covered']:.0f}/1000, KL {r['Eval/modes/kl']:.3f}")
