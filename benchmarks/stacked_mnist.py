@@ -11,6 +11,7 @@ The nets are the dcgan preset at width 32 (as dcgan-demo). D judges 64 items a s
     python benchmarks/stacked_mnist.py --steps 10000 --small-nets --pack 2   # PacGAN table 3's tiny nets
     python benchmarks/stacked_mnist.py --steps 10000 --unrolled-nets --pack 2   # the same with the authors' own nets
     python benchmarks/stacked_mnist.py --steps 200000 --unrolled-nets --eval-every 20000 device=cuda   # modes as it trains
+    python benchmarks/stacked_mnist.py --steps 100000 --veegan-nets --pack 2 --eval-every 2000 device=cuda   # PacGAN table 2
 
 --small-nets is PacGAN's table 3 setting (from Unrolled GAN, Metz et al. 2017) on the dcgan family: a
 tiny G (width 8: 16 and 8 channels) and a D of a quarter of that (width 2: 2 and 4 channels), z of 256,
@@ -18,6 +19,11 @@ D judging 128 items a step, Adam G 1e-4 / D 2e-4 with betas (0.5, 0.99), as the 
 Deviation: the dcgan family's 4x4 kernels and layer count rather than their 3x3 nets.
 --unrolled-nets is the same setting with the authors' nets themselves (the unrolled-mnist family: 3x3
 kernels, BN on every D layer, LeakyReLU 0.3, 28x28).
+--veegan-nets is PacGAN's table 2 setting (VEEGAN's experiment, as the authors' VEEGAN_experiment code):
+DCGAN-tensorflow's nets at width 64 (the dcgan-tf family), z of 100, Adam 2e-4 with betas (0.5, 0.999) for
+both, D judging 64 items a step, and two G updates per D update (n_gen 2). The authors train 50 epochs of
+128,000 images, 100,000 steps. Deviations: Gaussian z rather than U(-1, 1), and real images in [-1, 1]
+like G's tanh (their code feeds reals in [0, 1]).
 """
 from __future__ import annotations
 
@@ -29,6 +35,8 @@ import time
 # PacGAN table 3 (see the module text): overrides on dcgan-demo
 SMALL_NETS = {"model": {"g": {"width": 8}, "d": {"width": 2}, "z_dim": 256},
               "opt_g": {"lr": 1e-4, "betas": [0.5, 0.99]}, "opt_d": {"lr": 2e-4, "betas": [0.5, 0.99]}}
+# PacGAN table 2 (see the module text)
+VEEGAN_NETS = {"n_gen": 2, "opt_g": {"lr": 2e-4, "betas": [0.5, 0.999]}, "opt_d": {"lr": 2e-4, "betas": [0.5, 0.999]}}
 
 
 def main() -> None:
@@ -41,6 +49,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--small-nets", action="store_true", help="PacGAN table 3's tiny G and quarter-size D (see above)")
     parser.add_argument("--unrolled-nets", action="store_true", help="--small-nets with the authors' own nets (unrolled-mnist)")
+    parser.add_argument("--veegan-nets", action="store_true", help="PacGAN table 2's DCGAN-tensorflow nets and settings (see above)")
     parser.add_argument("--eval-every", type=int, default=0, help="also score modes/KL every N steps (-n samples each) and print the curve")
     parser.add_argument("--out", help="keep the run here (stats.jsonl, sample grids) instead of a temporary folder")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. model.d.width=8")
@@ -58,9 +67,11 @@ def main() -> None:
     small = args.small_nets or args.unrolled_nets
     overrides = {"data": "stacked-mnist", "steps": args.steps, "threads": args.threads, "pack": args.pack, "seed": args.seed,
                  "batch_size": (128 if small else 64) * args.pack}
-    cfg = gf.resolve_config("dcgan-demo", [overrides, *([SMALL_NETS] if small else [])])
+    cfg = gf.resolve_config("dcgan-demo", [overrides, *([SMALL_NETS] if small else []), *([VEEGAN_NETS] if args.veegan_nets else [])])
     if args.unrolled_nets:  # a different family: its own keys and defaults (G width 8, D width 2), z as SMALL_NETS
         cfg.model = ModelConfig(name="unrolled-mnist", z_dim=cfg.model.z_dim)  # stacked-mnist is 28x28 already
+    if args.veegan_nets:  # the dcgan-tf family at its defaults: width 64 for G and D
+        cfg.model = ModelConfig(name="dcgan-tf", z_dim=100)
     if args.eval_every:  # the in-training evaluator, on the modes metric alone
         merge(cfg, {"eval_every": args.eval_every, "eval_n": args.n, "eval_metrics": ["modes"]})
     for override in map(parse_override, args.overrides):
@@ -74,7 +85,8 @@ def main() -> None:
     cov = stacked_mnist_coverage(ev.labels(gen))
     for r in curve:
         print(f"  step {r['step']}: modes {r['Eval/modes/covered']:.0f}/1000, KL {r['Eval/modes/kl']:.3f}")
-    nets = ("unrolled-mnist nets" if args.unrolled_nets else "small nets (G width 8, D width 2)" if small else "dcgan (width 32)")
+    nets = ("unrolled-mnist nets" if args.unrolled_nets else "small nets (G width 8, D width 2)" if small
+            else "dcgan-tf nets (width 64, n_gen 2)" if args.veegan_nets else "dcgan (width 32)")
     print(f"{nets} pack {args.pack}, batch {cfg.batch_size} {' '.join(args.overrides)} on stacked-mnist, {args.steps} steps, seed {args.seed}: modes {cov.modes_covered}/1000, "
           f"KL(gen || uniform) {cov.kl_gen_data:.3f} nats from {args.n:,} samples; "
           f"wall {wall / 60:.2f} min, CPU {cpu / 60:.2f} min ({ev.note})")

@@ -74,6 +74,8 @@ class Config:
     steps: int = 3000  # generator updates
     batch_size: int = 64
     n_critic: int = 1  # D updates per G update
+    n_gen: int = 1  # G updates per step, after D's phase; DCGAN-tensorflow (and the VEEGAN / PacGAN Stacked
+    # MNIST code built on it) runs 2 "to make sure that d_loss does not go to zero"
     reuse_fake: bool = True  # G's phase reuses the last D phase's generated batch (pytorch/examples);
     # false samples fresh noise for G, as in Goodfellow et al.'s Algorithm 1 and the WGAN code
     critic_boost_steps: int = 0  # WGAN reference code: for the first N G-steps...

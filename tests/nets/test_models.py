@@ -33,6 +33,8 @@ CASES = [
     # at alpha = 1, and tests/nets/test_progan_nets.py runs every stage and fade instead.
     ("progan", (1, 4, 4), {"fmap_max": 16}, {"fmap_max": 16}),
     ("unrolled-mnist", (3, 28, 28), {"width": 4}, {"width": 2}),
+    ("dcgan-tf", (3, 28, 28), {"width": 4}, {"width": 4}),
+    ("dcgan-tf", (6, 16, 16), {"width": 4}, {"width": 4}),
 ]
 
 
@@ -72,6 +74,22 @@ def test_unrolled_mnist_matches_the_pacgan_authors_d_025g_nets():
     G, D = build_models(ModelConfig(name="unrolled-mnist", z_dim=256), (3, 28, 28), "image")
     assert sum(p.numel() for p in G.parameters()) == 289_795 - 1_024 - 56
     assert sum(p.numel() for p in D.parameters()) == 585 - 14
+
+
+def test_dcgan_tf_matches_the_pacgan_authors_veegan_experiment_nets():
+    # fjxmlzn/PacGAN stacked_MNIST_experiments/VEEGAN_experiment/model.py (carpedm20's DCGAN-tensorflow at
+    # 28x28, width 64, z 100, 3 channels) has 4,514,819 weights in G and 4,310,401 in D. Ours drop the
+    # biases a BatchNorm follows: G's 2,048 (projection) + 256 + 128 + 64, D's 128 + 256 + 512.
+    G, D = build_models(ModelConfig(name="dcgan-tf", z_dim=100), (3, 28, 28), "image")
+    assert sum(p.numel() for p in G.parameters()) == 4_514_819 - 2_048 - 448
+    assert sum(p.numel() for p in D.parameters()) == 4_310_401 - 896
+    sides = [m.weight.shape[-1] for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert sides == [5, 5, 5, 5]  # and the image side comes out 28 through 2 -> 4 -> 7 -> 14 (the forward test)
+
+
+def test_dcgan_tf_rejects_small_or_oblong_images():
+    with pytest.raises(ConfigError, match="side 16 or more.*image_size=28"):
+        build_models(ModelConfig(name="dcgan-tf"), (3, 8, 8), "image")
 
 
 def test_unrolled_mnist_makes_only_28x28():

@@ -56,6 +56,32 @@ def test_critic_schedule_of_the_wgan_reference_code(tiny_overrides):
     assert [t.critic_steps(s) for s in (0, 24, 25, 26, 499, 500, 501, 1000)] == [100, 100, 5, 5, 5, 100, 5, 100]
 
 
+def test_n_gen_updates_g_that_many_times_a_step(tmp_path, tiny_overrides):
+    # DCGAN-tensorflow's two G updates per D update (the PacGAN authors' Stacked MNIST code)
+    cfg = tiny("dcgan", tiny_overrides, steps=3, n_gen=2, model={"g": {"width": 8}, "d": {"width": 8}})
+    t = Trainer(cfg, progress=False)
+    t.train(str(tmp_path))
+    adam_steps = lambda opt: {int(s["step"]) for s in opt.state.values()}  # noqa: E731
+    assert (t.step, t.d_steps) == (3, 3)
+    assert adam_steps(t.course_G.optimizer) == {6} and adam_steps(t.course_D.optimizer) == {3}
+
+
+@pytest.mark.parametrize("preset, extra, message", [
+    ("dcgan", {"n_gen": 0}, "n_gen counts updates per step and must be at least 1; got 0"),
+    ("dcgan", {"n_critic": -1}, "n_critic counts updates per step"),
+    ("cyclegan-demo", {"n_gen": 2}, "the cyclegan algorithm updates each network once a step; n_gen=2"),
+    ("pix2pix-demo", {"n_critic": 5}, "the pix2pix algorithm updates each network once a step; n_critic=5"),
+])
+def test_update_counts_an_algorithm_cannot_honour_are_errors(tiny_overrides, preset, extra, message):
+    from ganforge.errors import ConfigError
+
+    cfg = resolve_config(preset, [extra])
+    if preset == "dcgan":
+        cfg = tiny(preset, tiny_overrides, **extra)
+    with pytest.raises(ConfigError, match=message):
+        get_algorithm(cfg.algorithm)(cfg, progress=False)
+
+
 def test_weight_clipping_holds_after_training(tmp_path, tiny_overrides):
     cfg = tiny("wgan", tiny_overrides, steps=2, critic_boost_n_critic=3, model={"g": {"width": 8}, "d": {"width": 8}})
     t = Trainer(cfg, progress=False)

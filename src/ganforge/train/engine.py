@@ -3,9 +3,10 @@
 A paper's algorithm is a list of phases (`Trainer.algorithm`): for every generator step,
   D phase x n_critic:  maximise the paper's D objective on a real batch and a generated batch
                        (+ its regularizer: gradient penalty, lazy R1, or weight clipping after the step)
-  G phase:             minimise the paper's G objective through a frozen D
+  G phase x n_gen:     minimise the paper's G objective through a frozen D
 Losses own the maths (ganforge.losses); this loop owns devices, backward, stepping, EMA, statistics,
-sample grids and checkpoints. One "step" is one generator update, as in the papers.
+sample grids and checkpoints. One "step" is one generator update, as in the papers (n_gen > 1, as
+DCGAN-tensorflow's two, makes it n_gen updates).
 Speed options keep to small modules: precision.py (autocast, fp16 loss scaling), compile.py
 (torch.compile), the fused optimizers of optim.py and the data pipeline of batches.py. Statistics stay
 tensors on the device until a logging tick: no step waits for the device.
@@ -110,7 +111,7 @@ class Trainer:
         self.fixed_c = self.latent_labels(cfg, self.data.num_classes, cfg.n_samples)  # class k in grid row k
         self.fixed_c = self.fixed_c.to(self.device) if self.fixed_c is not None else None
 
-        self.step = 0  # generator updates done
+        self.step = 0  # generator steps done (one G update each, or n_gen)
         self.d_steps = 0  # discriminator updates done
         self._last_fake: torch.Tensor | None = None
         self._last_fake_labels: torch.Tensor | None = None
@@ -119,6 +120,7 @@ class Trainer:
 
         self.window = StatsWindow()
         self.phases = self.algorithm()
+        self.check_update_counts()
 
     # ---------------------------------------------------------------- what an algorithm may override
     # A paper is a subclass registered in ganforge.train.algorithms: its Params (the `algo:` keys),
@@ -231,7 +233,23 @@ class Trainer:
         if type(self).d_step is Trainer.d_step and not self.loss.separable:  # it back-propagates D's halves one by one
             raise ConfigError(f"loss '{self.loss.name}' belongs to its own algorithm; the gan algorithm takes "
                               "a loss of a real and a generated term: " + ", ".join(n for n in LOSSES.list() if LOSSES.get(n).separable))
-        return [Phase("D", self.d_step, repeat=self.critic_steps), Phase("G", self.g_step)]
+        return [Phase("D", self.d_step, repeat=self.critic_steps), Phase("G", self.g_step, repeat=self.generator_steps)]
+
+    def check_update_counts(self) -> None:
+        """n_critic and n_gen are at least 1, and an algorithm whose phases do not repeat (CycleGAN's,
+        pix2pix's: each update needs the other's batch) is not asked to: it would ignore them."""
+        repeats = {phase.repeat for phase in self.phases}
+        for key, repeat in (("n_critic", self.critic_steps), ("n_gen", self.generator_steps)):
+            n = getattr(self.cfg, key)
+            if n < 1:
+                raise ConfigError(f"{key} counts updates per step and must be at least 1; got {n}")
+            if n != 1 and repeat not in repeats:
+                raise ConfigError(f"the {self.name} algorithm updates each network once a step; {key}={n} applies to "
+                                  "the gan family of algorithms (gan, infogan, began, progan)")
+
+    def generator_steps(self, step: int) -> int:
+        """n_gen: G updates per step. The second and later draw fresh noise (reuse_fake serves the first)."""
+        return self.cfg.n_gen
 
     def critic_steps(self, step: int) -> int:
         """n_critic, or the WGAN reference code's boost: 100 critic steps for the first 25 generator

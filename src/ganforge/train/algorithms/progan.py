@@ -202,7 +202,7 @@ class ProGANTrainer(Trainer):
             raise ConfigError(f"the progan algorithm does not implement {', '.join(used)}; turn them off")
         self.growth = build_growth(self.params, self.data.spec().shape[-1])
         self.apply_growth(self.step)  # samples before the first step (and after a resume) show this step's stage
-        return [Phase("grow", self.grow_step), Phase("D", self.d_step, repeat=self.critic_steps), Phase("G", self.g_step)]
+        return [Phase("grow", self.grow_step), Phase("D", self.d_step, repeat=self.critic_steps), Phase("G", self.g_step, repeat=self.generator_steps)]
 
     def apply_growth(self, step: int) -> None:
         self.stage, self.alpha = self.growth.at(step)
