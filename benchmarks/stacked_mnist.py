@@ -19,11 +19,10 @@ D judging 128 items a step, Adam G 1e-4 / D 2e-4 with betas (0.5, 0.99), as the 
 Deviation: the dcgan family's 4x4 kernels and layer count rather than their 3x3 nets.
 --unrolled-nets is the same setting with the authors' nets themselves (the unrolled-mnist family: 3x3
 kernels, BN on every D layer, LeakyReLU 0.3, 28x28).
---veegan-nets is PacGAN's table 2 setting (VEEGAN's experiment, as the authors' VEEGAN_experiment code):
-DCGAN-tensorflow's nets at width 64 (the dcgan-tf family), z of 100, Adam 2e-4 with betas (0.5, 0.999) for
-both, D judging 64 items a step, and two G updates per D update (n_gen 2). The authors train 50 epochs of
-128,000 images, 100,000 steps. Deviations: Gaussian z rather than U(-1, 1), and real images in [-1, 1]
-like G's tanh (their code feeds reals in [0, 1]).
+--veegan-nets is PacGAN's table 2 setting, the pacgan preset (VEEGAN's experiment, as the authors'
+VEEGAN_experiment code): DCGAN-tensorflow's nets at width 64 (the dcgan-tf family), z of 100, Adam 2e-4 /
+0.5, D judging 64 items a step, two G updates per D update (n_gen 2); its header lists the deviations.
+model.g.width=16 model.d.width=16 is the pacgan-demo preset's CPU size.
 """
 from __future__ import annotations
 
@@ -35,8 +34,6 @@ import time
 # PacGAN table 3 (see the module text): overrides on dcgan-demo
 SMALL_NETS = {"model": {"g": {"width": 8}, "d": {"width": 2}, "z_dim": 256},
               "opt_g": {"lr": 1e-4, "betas": [0.5, 0.99]}, "opt_d": {"lr": 2e-4, "betas": [0.5, 0.99]}}
-# PacGAN table 2 (see the module text)
-VEEGAN_NETS = {"n_gen": 2, "opt_g": {"lr": 2e-4, "betas": [0.5, 0.999]}, "opt_d": {"lr": 2e-4, "betas": [0.5, 0.999]}}
 
 
 def main() -> None:
@@ -67,11 +64,10 @@ def main() -> None:
     small = args.small_nets or args.unrolled_nets
     overrides = {"data": "stacked-mnist", "steps": args.steps, "threads": args.threads, "pack": args.pack, "seed": args.seed,
                  "batch_size": (128 if small else 64) * args.pack}
-    cfg = gf.resolve_config("dcgan-demo", [overrides, *([SMALL_NETS] if small else []), *([VEEGAN_NETS] if args.veegan_nets else [])])
+    base = "pacgan" if args.veegan_nets else "dcgan-demo"  # pacgan is table 2's setting; --pack sets its m
+    cfg = gf.resolve_config(base, [overrides, *([SMALL_NETS] if small else [])])
     if args.unrolled_nets:  # a different family: its own keys and defaults (G width 8, D width 2), z as SMALL_NETS
         cfg.model = ModelConfig(name="unrolled-mnist", z_dim=cfg.model.z_dim)  # stacked-mnist is 28x28 already
-    if args.veegan_nets:  # the dcgan-tf family at its defaults: width 64 for G and D
-        cfg.model = ModelConfig(name="dcgan-tf", z_dim=100)
     if args.eval_every:  # the in-training evaluator, on the modes metric alone
         merge(cfg, {"eval_every": args.eval_every, "eval_n": args.n, "eval_metrics": ["modes"]})
     for override in map(parse_override, args.overrides):
@@ -86,7 +82,7 @@ def main() -> None:
     for r in curve:
         print(f"  step {r['step']}: modes {r['Eval/modes/covered']:.0f}/1000, KL {r['Eval/modes/kl']:.3f}")
     nets = ("unrolled-mnist nets" if args.unrolled_nets else "small nets (G width 8, D width 2)" if small
-            else "dcgan-tf nets (width 64, n_gen 2)" if args.veegan_nets else "dcgan (width 32)")
+            else f"dcgan-tf nets (widths {cfg.model.g.get('width', 64)}/{cfg.model.d.get('width', 64)}, n_gen 2)" if args.veegan_nets else "dcgan (width 32)")
     print(f"{nets} pack {args.pack}, batch {cfg.batch_size} {' '.join(args.overrides)} on stacked-mnist, {args.steps} steps, seed {args.seed}: modes {cov.modes_covered}/1000, "
           f"KL(gen || uniform) {cov.kl_gen_data:.3f} nats from {args.n:,} samples; "
           f"wall {wall / 60:.2f} min, CPU {cpu / 60:.2f} min ({ev.note})")

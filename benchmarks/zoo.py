@@ -21,7 +21,7 @@ set image_size=32 for all; an entry's overrides apply on top of them (sngan:n_cr
 
     python benchmarks/zoo.py                       # dcgan-demo, sngan, sagan (+ zoo presets that exist)
     python benchmarks/zoo.py sngan sagan --cpu-seconds 120 --keep runs/zoo   # keep runs and final grids
-    python benchmarks/zoo.py dcgan-demo pacgan --data stacked-mnist --cpu-seconds 600
+    python benchmarks/zoo.py dcgan-demo pacgan-demo --data stacked-mnist --cpu-seconds 600
 """
 from __future__ import annotations
 
