@@ -96,6 +96,7 @@ def _weights(path):
 
 @pytest.mark.parametrize("preset, extra", [
     ("dcgan", {"ema_half_life": 2.0, "label_smoothing": 0.1, "instance_noise": 0.1, "instance_noise_steps": 10}),
+    ("dcgan", {"n_gen": 2}),  # the second G update draws its own noise: resume must restore that RNG too
     ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
     # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
     ("dcgan", {"schedule_g": {"kind": "cyclegan", "steps": 6, "lr": 2e-4},
