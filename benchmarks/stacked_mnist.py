@@ -82,7 +82,7 @@ def main() -> None:
     for r in curve:
         print(f"  step {r['step']}: modes {r['Eval/modes/covered']:.0f}/1000, KL {r['Eval/modes/kl']:.3f}")
     nets = ("unrolled-mnist nets" if args.unrolled_nets else "small nets (G width 8, D width 2)" if small
-            else f"dcgan-tf nets (widths {cfg.model.g.get('width', 64)}/{cfg.model.d.get('width', 64)}, n_gen 2)" if args.veegan_nets else "dcgan (width 32)")
+            else f"dcgan-tf nets (widths {cfg.model.g.get('width', 64)}/{cfg.model.d.get('width', 64)}, n_gen {cfg.n_gen})" if args.veegan_nets else "dcgan (width 32)")
     print(f"{nets} pack {args.pack}, batch {cfg.batch_size} {' '.join(args.overrides)} on stacked-mnist, {args.steps} steps, seed {args.seed}: modes {cov.modes_covered}/1000, "
           f"KL(gen || uniform) {cov.kl_gen_data:.3f} nats from {args.n:,} samples; "
           f"wall {wall / 60:.2f} min, CPU {cpu / 60:.2f} min ({ev.note})")
