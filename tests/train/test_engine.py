@@ -7,6 +7,7 @@ import torch
 from torch.testing import assert_close
 
 from ganforge.config import merge
+from ganforge.errors import ConfigError
 from ganforge.presets import list_presets, resolve_config
 from ganforge.runs import resume, train
 from ganforge.train.algorithms import get_algorithm
@@ -73,11 +74,8 @@ def test_n_gen_updates_g_that_many_times_a_step(tmp_path, tiny_overrides):
     ("pix2pix-demo", {"n_critic": 5}, "the pix2pix algorithm updates each network once a step; n_critic=5"),
 ])
 def test_update_counts_an_algorithm_cannot_honour_are_errors(tiny_overrides, preset, extra, message):
-    from ganforge.errors import ConfigError
-
-    cfg = resolve_config(preset, [extra])
-    if preset == "dcgan":
-        cfg = tiny(preset, tiny_overrides, **extra)
+    # dcgan on the tiny fake data; the translation demos on their own bundled data
+    cfg = tiny(preset, tiny_overrides, **extra) if preset == "dcgan" else resolve_config(preset, [extra])
     with pytest.raises(ConfigError, match=message):
         get_algorithm(cfg.algorithm)(cfg, progress=False)
 
@@ -145,8 +143,6 @@ def test_gan_phases_decay_lr_to_zero_and_log_it(tmp_path, tiny_overrides):
 
 
 def test_schedule_shorter_than_training_is_refused(tiny_overrides):
-    from ganforge.errors import ConfigError
-
     cfg = tiny("dcgan", tiny_overrides, steps=10, schedule_g=[{"steps": 5, "optimizer": "adam", "lr": 1e-4}])
     with pytest.raises(ConfigError, match="schedule_g covers 5 steps but training runs 10"):
         Trainer(cfg, progress=False)
