@@ -37,7 +37,7 @@ def main() -> int:
 
     import torch
 
-    from ganforge.tools.classify import ClassifyConfig, train
+    from ganforge.classify import ClassifyConfig, train
 
     print(f"torch {torch.__version__}, {torch.get_num_threads() if not args.threads else args.threads} threads, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")

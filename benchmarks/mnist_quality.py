@@ -28,7 +28,8 @@ def main() -> None:
     import ganforge as gf
     from ganforge.commands.eval import format_table
     from ganforge.metrics.evaluate import prepare_reference, score
-    from ganforge.metrics.offline_evaluator import fit_evaluator, load_offline_evaluator
+    from ganforge.metrics.evaluator import load_offline_evaluator
+    from ganforge.metrics.offline_evaluator import fit_evaluator
 
     if args.threads:
         torch.set_num_threads(args.threads)

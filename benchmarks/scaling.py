@@ -32,7 +32,7 @@ def worker(args) -> None:
 
     from ganforge.config import merge
     from ganforge.presets import resolve_config
-    from ganforge.train import distributed
+    from ganforge.runtime import distributed
     from ganforge.train.engine import Trainer
 
     preset, overrides = CASES[args.case]

@@ -55,7 +55,8 @@ def main() -> None:
     import ganforge as gf
     from ganforge.config import ModelConfig, merge, parse_override
     from ganforge.metrics.modes import stacked_mnist_coverage
-    from ganforge.metrics.offline_evaluator import fit_evaluator, load_offline_evaluator
+    from ganforge.metrics.evaluator import load_offline_evaluator
+    from ganforge.metrics.offline_evaluator import fit_evaluator
     from ganforge.report.run_info import read_jsonl_tolerant
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared machine slows every figure)")

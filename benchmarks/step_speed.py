@@ -27,7 +27,7 @@ import torch
 
 from ganforge.config import merge
 from ganforge.presets import resolve_config
-from ganforge.train.algorithms import get_algorithm
+from ganforge.algorithms import get_algorithm
 
 CASES = {
     "dcgan64": ("dcgan", {"data": "fake", "image_size": 64, "channels": 3, "batch_size": 64}),

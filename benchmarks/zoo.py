@@ -100,7 +100,8 @@ def main() -> None:
     import ganforge as gf
     from ganforge.metrics.evaluate import prepare_reference, score
     from ganforge.metrics.modes import PACGAN_STACKED_SAMPLES
-    from ganforge.metrics.offline_evaluator import fit_evaluator, load_offline_evaluator
+    from ganforge.metrics.evaluator import load_offline_evaluator
+    from ganforge.metrics.offline_evaluator import fit_evaluator
 
     torch.set_num_threads(args.threads)
     n_samples = args.n or (PACGAN_STACKED_SAMPLES if args.data == "stacked-mnist" else 1000)

@@ -93,7 +93,7 @@ class Config:
     class_loss_weight: float = 1.0  # ACGAN (model.conditional_d=acgan): weight of the class loss in D's and G's loss
     opt_g: OptimConfig = field(default_factory=OptimConfig)
     opt_d: OptimConfig = field(default_factory=OptimConfig)
-    # Phases (ganforge.train.schedule) of G's and D's optimizer, indexed by generator step: a list of
+    # Phases (ganforge.optim.schedule) of G's and D's optimizer, indexed by generator step: a list of
     # phase dicts or a course such as {kind: cyclegan, steps: 200000, lr: 2e-4}. null: opt_g / opt_d
     # at a constant learning rate.
     schedule_g: Any = None

@@ -11,12 +11,12 @@ from .config import RESUMABLE_KEYS, Config
 from .devices import resolve_device
 from .errors import CheckpointError, ConfigError
 from .data import DataSpec
-from .train import distributed
-from .train.algorithms import get_algorithm
-from .train.checkpoint import load_checkpoint
+from .runtime import distributed
+from .algorithms import get_algorithm
+from .runtime.checkpoint import load_checkpoint
 from .train.ema import make_ema
 from .train.engine import Trainer, TrainResult
-from .train.rundir import claim_run_dir, new_run_dir, refuse_existing_run, require_run_dir, slug
+from .runtime.rundir import claim_run_dir, new_run_dir, refuse_existing_run, require_run_dir, slug
 
 DEFAULT_RUNS_ROOT = "runs"
 
@@ -26,7 +26,7 @@ def train(
 ) -> TrainResult:
     """Train a new run. `out` names its folder (refused if it exists); by default runs/NNNNN-preset-data.
 
-    The config's monitors (ganforge.diagnose.default_monitors) always run; `monitors` are added after them.
+    The config's monitors (ganforge.monitors.default_monitors) always run; `monitors` are added after them.
     """
     # Build everything before claiming a folder, so a bad config leaves no empty run behind.
     run_dir = out if out else None
@@ -69,7 +69,7 @@ def _train(trainer: Trainer, run_dir: str) -> TrainResult:
 
 def _monitors(cfg: Config, extra) -> list:
     """The config's own monitors (divergence guard, health checks, evaluation), then the caller's."""
-    from .diagnose import default_monitors
+    from .monitors import default_monitors
 
     return default_monitors(cfg) + list(extra)
 

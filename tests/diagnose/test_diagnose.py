@@ -13,7 +13,7 @@ from ganforge.diagnose.summary import summarize
 from ganforge.errors import CheckpointError
 from ganforge.presets import resolve_config
 from ganforge.runs import load_run, resume, train
-from ganforge.train.monitors import StopTraining
+from ganforge.train.monitor import StopTraining
 
 # One thread: on a shared 2-core machine a second thread only adds contention for these tiny nets.
 QUICK = {"threads": 1, "batch_size": 32, "log_every": 10, "sample_every": 1000, "ckpt_every": 1000, "n_samples": 64}

@@ -9,7 +9,7 @@ from ganforge.metrics.evaluator import resolve_evaluator
 from ganforge.metrics.protocol import state_dict_sha256
 from ganforge.presets import resolve_config
 from ganforge.runs import load_run, train
-from ganforge.tools.classify import load_classifier
+from ganforge.classify import load_classifier
 
 QUICK = {"threads": 1, "batch_size": 32, "log_every": 10, "sample_every": 1000, "ckpt_every": 20, "n_samples": 16}
 

@@ -20,7 +20,7 @@ from ganforge.cli import main
 from ganforge.errors import ConfigError
 from ganforge.presets import resolve_config
 from ganforge.report.latent_walk import interpolate_noise, latent_walk
-from ganforge.report.monitors import ReportMonitor, StatusMonitor, seeing_monitors
+from ganforge.monitors.seeing import ReportMonitor, StatusMonitor, seeing_monitors
 from ganforge.report.run_info import RUNNING_WINDOW_S, load_run_info
 from ganforge.runs import generate, load_run
 
@@ -174,7 +174,7 @@ def test_resume_keeps_one_curve_and_tensorboard_can_be_turned_off(run_dir, tmp_p
 
 
 def test_tensorboard_asked_for_but_missing_is_a_clear_error(monkeypatch):
-    import ganforge.report.monitors as monitors
+    import ganforge.monitors.seeing as monitors
 
     monkeypatch.setattr(monitors, "tensorboard_available", lambda: False)
     assert [type(m) for m in seeing_monitors(resolve_config("dcgan-demo", [{"report_every": 5}]))] == [StatusMonitor, ReportMonitor]

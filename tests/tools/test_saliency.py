@@ -81,7 +81,7 @@ def test_draw_saliency_writes_a_png(tmp_path):
 @pytest.fixture(scope="module")
 def classifier_run(tmp_path_factory):
     """A softmax-regression classifier trained for one epoch on the 8x8 digits (a second or two)."""
-    from ganforge.tools.classify import ClassifyConfig, train
+    from ganforge.classify import ClassifyConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "softmax-digits"
     train(ClassifyConfig(model="softmax", data="digits", epochs=1, device="cpu"), out=str(out), progress=False)
@@ -89,7 +89,7 @@ def classifier_run(tmp_path_factory):
 
 
 def test_cli_saliency_of_a_classifier_run_is_its_abs_weights(classifier_run, tmp_path, capsys):
-    from ganforge.tools.classify import load_classifier
+    from ganforge.classify import load_classifier
     from ganforge.tools.run_models import load_run_network
 
     net = load_run_network(classifier_run)

@@ -160,7 +160,7 @@ def test_offline_pretrained_weights_explain_the_way_out(monkeypatch):
 
 
 def test_a_user_trained_classifier_gives_layers_before_each_downsampling():
-    from ganforge.tools.classify import build_classifier
+    from ganforge.classify import build_classifier
 
     fn = module_feature_net(build_classifier("cnn", 1, 28, 10), 1, 28, "cnn")
     # TwoConvCNN: [conv, BN, ReLU, maxpool] x 2 -> the ReLUs before the pools.

@@ -13,7 +13,7 @@ from ganforge.config import merge
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import resolve_config
 from ganforge.runs import resume, train
-from ganforge.train.checkpoint import load_checkpoint
+from ganforge.runtime.checkpoint import load_checkpoint
 from ganforge.train.engine import Trainer
 
 
@@ -133,7 +133,7 @@ def test_bad_packing_and_augmentation_are_errors(tiny_overrides):
 def test_tensorboard_histograms_d_as_training_presents_it(tmp_path, tiny_overrides, preset):
     pytest.importorskip("tensorboard")
     cfg = tiny(preset, tiny_overrides, steps=2, tensorboard=True, n_samples=5)  # 5: a remainder no pair fills
-    from ganforge.report.monitors import seeing_monitors
+    from ganforge.monitors.seeing import seeing_monitors
 
     train(cfg, out=str(tmp_path / "run"), progress=False, monitors=seeing_monitors(cfg))
     assert any((tmp_path / "run" / "tensorboard").iterdir())

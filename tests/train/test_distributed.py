@@ -17,9 +17,9 @@ from torch.testing import assert_close
 
 from ganforge.cli import main
 from ganforge.errors import ConfigError
-from ganforge.train import distributed
+from ganforge.runtime import distributed
 from ganforge.train.batches import BatchStream
-from ganforge.train.checkpoint import load_checkpoint
+from ganforge.runtime.checkpoint import load_checkpoint
 
 TINY = [
     "--preset", "gan", "--data", "fake", "--image-size", "8", "--batch-size", "8", "--seed", "3",
@@ -131,7 +131,7 @@ RANK_SPLIT = """
 import json, sys
 import torch
 from ganforge.metrics.evaluator import Evaluator, PointFeatures, split_over_ranks
-from ganforge.train import distributed
+from ganforge.runtime import distributed
 
 world, device = distributed.setup("cpu")
 x = torch.arange(14.0).reshape(7, 2)

@@ -10,8 +10,8 @@ from ganforge.config import merge
 from ganforge.errors import ConfigError
 from ganforge.presets import list_presets, resolve_config
 from ganforge.runs import resume, train
-from ganforge.train.algorithms import get_algorithm
-from ganforge.train.checkpoint import load_checkpoint
+from ganforge.algorithms import get_algorithm
+from ganforge.runtime.checkpoint import load_checkpoint
 from ganforge.train.engine import Trainer
 
 

@@ -106,7 +106,7 @@ def test_fp16_on_a_cpu_and_unknown_precisions_are_refused(tiny_overrides, capsys
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_fp16_resume_is_exact_and_saves_both_scalers(tmp_path, tiny_overrides):
     from ganforge.runs import resume, train
-    from ganforge.train.checkpoint import load_checkpoint
+    from ganforge.runtime.checkpoint import load_checkpoint
 
     base = dict(tiny_overrides, steps=6, device="cuda", precision="fp16", ckpt_every=100, sample_every=100, log_every=3)
     train(resolve_config("dcgan", [base]), out=str(tmp_path / "straight"), progress=False)

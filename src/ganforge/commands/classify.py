@@ -38,14 +38,14 @@ FLAG_KEYS = ("model", "data", "data_root", "image_size", "schedule", "epochs", "
 def config_from_args(args):
     """ClassifyConfig from defaults <- flags <- --set overrides <- --schedule-arg course arguments."""
     from ..config import merge
-    from ..tools.classify.config import ClassifyConfig
+    from ..classify.config import ClassifyConfig
 
     cfg = ClassifyConfig()
     merge(cfg, {k: getattr(args, k) for k in FLAG_KEYS if getattr(args, k, None) is not None})
     for text in args.overrides:
         merge(cfg, parse_override(text))
     if args.optimizer or args.schedule_args:
-        from ..tools.classify.config import schedule_spec
+        from ..classify.config import schedule_spec
 
         spec = schedule_spec(cfg)
         if not isinstance(spec, dict):
@@ -84,7 +84,7 @@ def register(sub) -> None:
 
 
 def run_train(args) -> int:
-    from ..tools.classify import trainer
+    from ..classify import trainer
 
     if args.resume:
         given = {k: getattr(args, k) for k in FLAG_KEYS if getattr(args, k, None) is not None}
@@ -100,8 +100,8 @@ def run_train(args) -> int:
 
 
 def run_eval(args) -> int:
-    from ..tools.classify.report import save_confusion_matrix
-    from ..tools.classify.trainer import evaluate_run
+    from ..classify.report import save_confusion_matrix
+    from ..classify.trainer import evaluate_run
 
     evaluation, facts = evaluate_run(args.run_dir, args.data, args.data_root, args.device)
     print(f"{args.run_dir} on {facts['data']} test ({facts['image_size']}px, step {facts['step']}): "
@@ -113,7 +113,7 @@ def run_eval(args) -> int:
 
 
 def run_models(args) -> int:
-    from ..tools.classify.models import CLASSIFIERS
+    from ..classify.models import CLASSIFIERS
 
     for name in CLASSIFIERS.list():
         doc = (CLASSIFIERS.get(name).__doc__ or "").strip().splitlines()[0]

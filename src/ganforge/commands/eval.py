@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from ..metrics.evaluator import resolve_evaluator
     from ..metrics.records import append_cards
     from ..runs import generate, latest_checkpoint, load_run
-    from ..train.rundir import require_run_dir
+    from ..runtime.rundir import require_run_dir
 
     require_run_dir(args.run_dir)
     if not os.path.isdir(os.path.join(args.run_dir, "checkpoints")):

@@ -28,7 +28,7 @@ def _losses():
 
 
 def _algorithms():
-    from ..train.algorithms import list_algorithms
+    from ..algorithms import list_algorithms
 
     return list_algorithms()
 

@@ -2,7 +2,7 @@
 
 Classifiers take the model/data/optimizer flags of `ganforge classify train`; `--preset NAME` runs the
 test on a GAN preset instead, sweeping D's (or with `--net g`, G's) lr over real training iterations
-(ganforge.train.lr_range). The sweep is `ganforge.tools.lr_finder.lr_find` for both.
+(ganforge.train.lr_range). The sweep is `ganforge.optim.lr_finder.lr_find` for both.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def register(sub) -> None:
 def run(args) -> int:
     if args.preset:
         return run_gan(args)
-    from ..tools.classify.lr_range import classifier_lr_find
+    from ..classify.lr_range import classifier_lr_find
 
     cfg = config_from_args(args)
     result = classifier_lr_find(cfg, args.start, args.end, args.num, args.mode, args.diverge)

@@ -27,9 +27,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..train.schedule import build_schedule
-    from ..train.schedule_courses import load_schedule_spec
-    from ..train.schedule_plot import plot_schedule
+    from ..optim.schedule import build_schedule
+    from ..optim.courses import load_schedule_spec
+    from ..optim.plot import plot_schedule
 
     spec = load_schedule_spec(args.source)
     extra = {}

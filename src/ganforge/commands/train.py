@@ -1,6 +1,6 @@
 """`ganforge train`: train a preset on a dataset (the default: DCGAN on bundled MNIST, CPU minutes).
 
-`--nproc K` starts K processes through torchrun (DistributedDataParallel, ganforge.train.distributed):
+`--nproc K` starts K processes through torchrun (DistributedDataParallel, ganforge.runtime.distributed):
 the same command under `python -m torch.distributed.run --standalone --nproc_per_node K -m ganforge`.
 """
 from __future__ import annotations
@@ -13,9 +13,9 @@ import sys
 from .. import config as config_mod
 from ..errors import ConfigError
 from ..presets import DEFAULT_PRESET, resolve_config
-from ..report.monitors import SeeingMonitor, seeing_monitors
+from ..monitors.seeing import SeeingMonitor, seeing_monitors
 from ..runs import DEFAULT_RUNS_ROOT, resume, train
-from ..train.distributed import World, env_world
+from ..runtime.distributed import World, env_world
 
 
 def register(sub) -> None:

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"code {code}: {len(values)} rows ({rows}) x {args.columns} columns -> {path}")
     if args.purity:
         from ..metrics.code_purity import code_purity
-        from ..metrics.offline_evaluator import load_offline_evaluator
+        from ..metrics.evaluator import load_offline_evaluator
 
         c = loaded.config
         evaluator = load_offline_evaluator(c.data, args.cache_dir, c.data_root, args.device)

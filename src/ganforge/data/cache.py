@@ -51,7 +51,7 @@ def cache_decoded_images(info: DataInfo) -> DataInfo:
     else:
         images = torch.stack([to_uint8(folder[i][0]) for i in range(len(folder))])
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        from ..train.checkpoint import atomic_save  # a crash mid-write leaves no torn cache file
+        from ..runtime.checkpoint import atomic_save  # a crash mid-write leaves no torn cache file
 
         atomic_save({"format": CACHE_FORMAT, "images": images}, path)
     dataset = InMemoryImages(images.float().div_(127.5).sub_(1.0))

@@ -13,8 +13,8 @@ from collections import Counter
 from .. import config as config_mod
 from ..errors import CheckpointError
 from ..metrics.records import read_best, read_metrics
-from ..train.checkpoint import list_checkpoints
-from ..train.rundir import require_run_dir
+from ..runtime.checkpoint import list_checkpoints
+from ..runtime.rundir import require_run_dir
 from ..train.stats import read_jsonl
 from .advice import advice_for
 from .convergence import d_wins

@@ -18,9 +18,10 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .features import FeatureExtractor, ModuleFeatures, inception_v3
 from .modes import classify_stacked_mnist
+from .offline_evaluator import PER_CHANNEL_SOURCE, evaluator_dir, read_facts
 
 EVALUATORS = ("auto", "offline", "inception", "none")
 
@@ -81,7 +82,7 @@ class RankSplitFeatures(FeatureExtractor):
         return self.inner.weights_hash
 
     def features_and_logits(self, images: torch.Tensor):
-        from ..train.distributed import gather_rows
+        from ..runtime.distributed import gather_rows
 
         return gather_rows(self.inner.features_and_logits, images, self.world, self.comm_device)
 
@@ -91,7 +92,7 @@ def split_over_ranks(ev: Evaluator, world, device: torch.device) -> Evaluator:
     alone. Every rank must then make the same calls (they are collective)."""
     if not world.enabled:
         return ev
-    from ..train.distributed import gather_rows
+    from ..runtime.distributed import gather_rows
 
     extractor = RankSplitFeatures(ev.extractor, world, device) if ev.extractor is not None else None
     labels = (lambda images: gather_rows(ev.labels, images, world, device)) if ev.labels is not None else None
@@ -100,7 +101,7 @@ def split_over_ranks(ev: Evaluator, world, device: torch.device) -> Evaluator:
 
 def classifier_evaluator(run_dir: str, per_channel: bool = False, facts: dict | None = None, device="cpu") -> Evaluator:
     """A tools/classify run as evaluator (its last Linear's input as features, its argmax as labels)."""
-    from ..tools.classify import load_classifier
+    from ..classify import load_classifier
 
     model, info = load_classifier(run_dir, device)
     cfg, shape = info["config"], info["input"]
@@ -118,8 +119,6 @@ def resolve_evaluator(
     cache_dir: str | None = None, data_root: str | None = None, device="cpu",
 ) -> Evaluator:
     """The evaluator for a run on `data` (kind 'image' or 'points'); see the module docstring."""
-    from .offline_evaluator import PER_CHANNEL_SOURCE, load_offline_evaluator
-
     if kind == "points":
         if evaluator not in ("auto", "none"):
             raise ConfigError(f"2D point data are scored on the plane; evaluator '{evaluator}' does not apply")
@@ -137,3 +136,24 @@ def resolve_evaluator(
     if os.path.isdir(evaluator):
         return classifier_evaluator(evaluator, per_channel=data in PER_CHANNEL_SOURCE, device=device)
     raise ConfigError(f"unknown evaluator '{evaluator}'; valid: {', '.join(EVALUATORS)}, or a classifier run folder")
+
+
+def load_offline_evaluator(data: str, cache_dir: str | None = None, data_root: str | None = None, device="cpu"):
+    """The cached evaluator of `data` as an `Evaluator`; a ConfigError says how to fit it when missing."""
+    try:
+        folder = evaluator_dir(data, cache_dir, data_root)
+    except DataError as e:
+        raise ConfigError(
+            f"no offline evaluator for '{data}': {e}. Class-based scores need labels; for FID/KID/PR/IS pass "
+            "--inception-weights PATH (memorization works on pixels without an evaluator)"
+        ) from None
+    if not os.path.isfile(os.path.join(folder, "evaluator.json")):
+        raise ConfigError(
+            f"no offline evaluator for '{data}' in {os.path.dirname(folder)}: fit one first with\n"
+            f"  ganforge fit-evaluator --data {data}" + (f" --cache-dir {cache_dir}" if cache_dir else "")
+            + "\n(a few CPU minutes, once per dataset version), or pass --inception-weights PATH"
+        )
+    facts = read_facts(folder)
+    # stacked-mnist shares mnist5k's cached classifier (whose facts say per_channel false): read per channel by data
+    per_channel = bool(facts["per_channel"]) or data in PER_CHANNEL_SOURCE
+    return classifier_evaluator(os.path.join(folder, "classifier"), per_channel=per_channel, facts=facts, device=device)

@@ -54,7 +54,7 @@ def evaluator_source(data: str) -> str:
 
 def data_version(data: str, data_root: str | None = None) -> str:
     """12 hex digits of SHA-256 over the training split's images and labels."""
-    from ..tools.classify.data import load_labelled
+    from ..classify.data import load_labelled
 
     train = load_labelled(data, "train", root=data_root)
     h = hashlib.sha256()
@@ -66,7 +66,7 @@ def data_version(data: str, data_root: str | None = None) -> str:
 
 
 def evaluator_dir(data: str, cache_dir: str | None = None, data_root: str | None = None) -> str:
-    from ..train.rundir import slug
+    from ..runtime.rundir import slug
 
     source = evaluator_source(data)
     name = slug(os.path.basename(os.path.normpath(source)) if os.path.isdir(source) else source)
@@ -82,7 +82,7 @@ def fit_evaluator(
 
     `train_args` are further ClassifyConfig keys (schedule, lr, batch_size, seed...).
     """
-    from ..tools.classify import ClassifyConfig, train
+    from ..classify import ClassifyConfig, train
 
     folder = evaluator_dir(data, cache_dir, data_root)
     facts_path = os.path.join(folder, "evaluator.json")
@@ -116,26 +116,3 @@ def fit_evaluator(
 def read_facts(folder: str) -> dict:
     with open(os.path.join(folder, "evaluator.json")) as f:
         return json.load(f)
-
-
-def load_offline_evaluator(data: str, cache_dir: str | None = None, data_root: str | None = None, device="cpu"):
-    """The cached evaluator of `data` as an `Evaluator`; a ConfigError says how to fit it when missing."""
-    from .evaluator import classifier_evaluator
-
-    try:
-        folder = evaluator_dir(data, cache_dir, data_root)
-    except DataError as e:
-        raise ConfigError(
-            f"no offline evaluator for '{data}': {e}. Class-based scores need labels; for FID/KID/PR/IS pass "
-            "--inception-weights PATH (memorization works on pixels without an evaluator)"
-        ) from None
-    if not os.path.isfile(os.path.join(folder, "evaluator.json")):
-        raise ConfigError(
-            f"no offline evaluator for '{data}' in {os.path.dirname(folder)}: fit one first with\n"
-            f"  ganforge fit-evaluator --data {data}" + (f" --cache-dir {cache_dir}" if cache_dir else "")
-            + "\n(a few CPU minutes, once per dataset version), or pass --inception-weights PATH"
-        )
-    facts = read_facts(folder)
-    # stacked-mnist shares mnist5k's cached classifier (whose facts say per_channel false): read per channel by data
-    per_channel = bool(facts["per_channel"]) or data in PER_CHANNEL_SOURCE
-    return classifier_evaluator(os.path.join(folder, "classifier"), per_channel=per_channel, facts=facts, device=device)

@@ -8,7 +8,7 @@ Status of a run:
   running   status.json names a live process on this machine, or, without one, stats.jsonl changed
             within the last RUNNING_WINDOW_S seconds;
   crashed   anything else: it stopped before its steps (an error, Ctrl-C or a killed process).
-status.json is written by `StatusMonitor` (ganforge.report.monitors) during `ganforge train`.
+status.json is written by `StatusMonitor` (ganforge.monitors.seeing) during `ganforge train`.
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from ..train.checkpoint import list_checkpoints
-from ..train.rundir import require_run_dir
+from ..runtime.checkpoint import list_checkpoints
+from ..runtime.rundir import require_run_dir
 
 # Without a status.json (runs trained through the Python API), a run whose stats.jsonl changed within
 # this window counts as running. Ten minutes: longer than a logging tick of any CPU-sized run.
@@ -209,7 +209,7 @@ def run_status(info: RunInfo, now: float | None = None) -> str:
 
 def find_runs(root: str) -> list[str]:
     """Run folders under root (root itself when it is one), sorted by name; two levels deep at most."""
-    from ..train.rundir import is_run_dir
+    from ..runtime.rundir import is_run_dir
 
     if is_run_dir(root):
         return [root]

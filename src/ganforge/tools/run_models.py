@@ -13,7 +13,7 @@ import yaml
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
-from ..train.rundir import require_run_dir
+from ..runtime.rundir import require_run_dir
 
 
 @dataclass
@@ -79,7 +79,7 @@ def _load_discriminator(run_dir: str, device: str, class_: int | None = None) ->
 
 
 def _load_classifier(run_dir: str, device: str) -> RunNetwork:
-    from .classify import load_classifier
+    from ..classify import load_classifier
 
     model, facts = load_classifier(run_dir, device=device)
     # Progressive-resizing runs end at the last phase's size: the size the classifier knows best.

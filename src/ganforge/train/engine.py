@@ -37,14 +37,14 @@ from ..data.cache import cache_decoded_images
 from ..errors import ConfigError, GanforgeError
 from ..losses import LOSSES, clip_weights, get_loss, gradient_penalty, r1_penalty
 from ..nets import build_models
-from . import distributed
+from ..runtime import distributed
 from .batches import BatchStream
-from .checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
+from ..runtime.checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
 from .compile import compile_module
 from .diffaugment import diff_augment, parse_policy
 from .ema import make_ema
-from .monitors import Monitor
-from .optim import build_course
+from .monitor import Monitor
+from ..optim.optimizers import build_course
 from .packing import check_pack, pack
 from .precision import Precision
 from .samples import save_samples
@@ -123,7 +123,7 @@ class Trainer:
         self.check_update_counts()
 
     # ---------------------------------------------------------------- what an algorithm may override
-    # A paper is a subclass registered in ganforge.train.algorithms: its Params (the `algo:` keys),
+    # A paper is a subclass registered in ganforge.algorithms: its Params (the `algo:` keys),
     # its networks, its data, its latent input, its phases and any state of its own. The loop below
     # (train, logging, samples, checkpoints, monitors) is the same for every paper.
     Params = None  # a dataclass of the algorithm's own hyperparameters (config `algo:`); None: takes none

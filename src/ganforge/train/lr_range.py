@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..config import Config
 from ..errors import ConfigError
-from ..tools.lr_finder import LRFinderResult, lr_find
+from ..optim.lr_finder import LRFinderResult, lr_find
 from .engine import Trainer
 
 LOSS_OF = {"d": "Loss/D", "g": "Loss/G"}

@@ -1,0 +1,113 @@
+"""Monitors that let a user see a run while it trains: status.json, report.html and TensorBoard.
+
+`seeing_monitors(cfg)` is what `ganforge train` adds to the loop's monitors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+
+from ..errors import ConfigError
+from ..train.monitor import Monitor
+
+
+class StatusMonitor(Monitor):
+    """Keeps RUN/status.json: {'state': 'running' | 'finished', pid, host, step, steps, updated}.
+
+    A run whose file says 'running' but whose process is gone has crashed (an error, Ctrl-C or a
+    kill: the loop calls no monitor then), which `ganforge runs` tells from the pid on this host.
+    """
+
+    def _write(self, trainer, state: str) -> None:
+        record = {
+            "state": state, "pid": os.getpid(), "host": socket.gethostname(), "step": trainer.step,
+            "steps": trainer.cfg.steps, "updated": time.time(),
+        }  # fmt: skip
+        path = os.path.join(trainer.run_dir, "status.json")
+        tmp = f"{path}.tmp-{os.getpid()}"
+        with open(tmp, "w") as f:
+            json.dump(record, f)
+        os.replace(tmp, path)
+
+    def on_start(self, trainer) -> None:
+        self._write(trainer, "running")
+
+    def on_tick(self, trainer, record: dict) -> None:
+        self._write(trainer, "running")
+
+    def on_end(self, trainer) -> None:
+        self._write(trainer, "finished")
+
+
+class ReportMonitor(Monitor):
+    """Rewrites RUN/report.html every `every` steps (checked on logging ticks) and at the end."""
+
+    def __init__(self, every: int):
+        self.every = every
+        self.last = None
+
+    def on_start(self, trainer) -> None:
+        self.last = trainer.step
+
+    def on_tick(self, trainer, record: dict) -> None:
+        if trainer.step - self.last >= self.every:
+            self.last = trainer.step
+            self._write(trainer)
+
+    def on_end(self, trainer) -> None:
+        self._write(trainer)
+
+    @staticmethod
+    def _write(trainer) -> None:
+        from ..report.html_report import write_report
+
+        write_report(trainer.run_dir)
+
+
+def tensorboard_available() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def seeing_monitors(cfg) -> list[Monitor]:
+    """status.json always; TensorBoard when cfg.tensorboard (None: when the package is installed);
+    the HTML report when cfg.report_every > 0. `tensorboard: true` without the package is an error."""
+    monitors: list[Monitor] = [StatusMonitor()]
+    use_tb = cfg.tensorboard if cfg.tensorboard is not None else tensorboard_available()
+    if use_tb:
+        if not tensorboard_available():
+            raise ConfigError("tensorboard=true, but the tensorboard package is not installed: pip install 'ganforge[tensorboard]' (or pass --no-tensorboard)")
+        from .tensorboard import TensorBoardMonitor
+
+        monitors.append(TensorBoardMonitor())
+    if cfg.report_every < 0:
+        raise ConfigError(f"report_every must be 0 (off) or a number of steps, got {cfg.report_every}")
+    if cfg.report_every:
+        monitors.append(ReportMonitor(cfg.report_every))
+    return monitors
+
+
+class SeeingMonitor(Monitor):
+    """`seeing_monitors(trainer.cfg)`, chosen when training starts: a resumed run's config (with its
+    resume overrides, e.g. tensorboard=false) is known only then."""
+
+    def __init__(self):
+        self.parts: list[Monitor] = []
+
+    def on_start(self, trainer) -> None:
+        self.parts = seeing_monitors(trainer.cfg)
+        for m in self.parts:
+            m.on_start(trainer)
+
+    def on_tick(self, trainer, record: dict) -> None:
+        for m in self.parts:
+            m.on_tick(trainer, record)
+
+    def on_end(self, trainer) -> None:
+        for m in self.parts:
+            m.on_end(trainer)

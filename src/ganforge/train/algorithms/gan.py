@@ -1,5 +1,0 @@
-"""The `gan` algorithm: one generator, one discriminator, k D-steps per G-step (the engine's own loop)."""
-from ..engine import Trainer
-from . import ALGORITHMS
-
-ALGORITHMS.register("gan")(Trainer)
