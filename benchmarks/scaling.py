@@ -33,17 +33,13 @@ def worker(args) -> None:
     from ganforge.config import merge
     from ganforge.presets import resolve_config
     from ganforge.runtime import distributed
-    from ganforge.train.engine import Trainer
+    from ganforge.runs import build_trainer
 
     preset, overrides = CASES[args.case]
     cfg = merge(resolve_config(preset, [overrides]), {"batch_size": args.batch_size, "device": args.device})
-    trainer = Trainer(cfg, progress=False)
+    trainer = build_trainer(cfg, progress=False)
 
-    def iteration():
-        for phase in trainer.phases:
-            for _ in range(phase.repeat(trainer.step)):
-                trainer.window.add(phase.run())
-        trainer.step += 1
+    iteration = trainer.train_step  # the loop's own step
 
     def wait():  # every rank (and the GPU) done with the work so far
         if trainer.device.type == "cuda":

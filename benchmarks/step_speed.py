@@ -27,7 +27,7 @@ import torch
 
 from ganforge.config import merge
 from ganforge.presets import resolve_config
-from ganforge.algorithms import get_algorithm
+from ganforge.runs import build_trainer
 
 CASES = {
     "dcgan64": ("dcgan", {"data": "fake", "image_size": 64, "channels": 3, "batch_size": 64}),
@@ -97,16 +97,12 @@ def measure(case: str, iters: int, warmup: int, device: str, options: dict | Non
     cfg = merge(resolve_config(preset, [overrides]), {"device": device, **(options or {})})
     if case == "dcgan32-pg":  # the family takes no options: drop the dcgan preset's width/norm
         cfg.model.g, cfg.model.d = {}, {}
-    trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)
+    trainer = build_trainer(cfg, progress=False)
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
     if trainer.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
 
-    def iteration():
-        for phase in trainer.phases:
-            for _ in range(phase.repeat(trainer.step)):
-                trainer.window.add(phase.run())
-        trainer.step += 1
+    iteration = trainer.train_step  # the loop's own step: the one `ganforge train` runs
 
     before = current_rss_mib()  # networks, optimizers and data built, nothing trained yet
     for _ in range(warmup):

@@ -22,12 +22,18 @@ from .errors import ConfigError
 
 @dataclass
 class OptimConfig:
+    """One network's optimizer, in one place (ganforge.optim.course): a course in `schedule` takes its
+    optimizer, peak lr and momentum from the keys above it; a list of phases sets its own."""
+
     name: str = "adam"  # adam | rmsprop | sgd
-    lr: float = 2e-4
+    lr: float = 2e-4  # the constant lr, or the peak lr of the schedule's course
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam; betas[0] is its momentum
     momentum: float = 0.0  # SGD / RMSprop
     alpha: float = 0.99  # RMSprop smoothing
     weight_decay: float = 0.0
+    # The lr over training: null (constant), a course such as {kind: cyclegan} or {kind: step, at: [0.5],
+    # gamma: 0.5} (`ganforge schedule --help`), or a list of phases; indexed by generator step.
+    schedule: Any = None
 
 
 @dataclass
@@ -83,8 +89,11 @@ class Config:
     critic_boost_n_critic: int = 100  # ...do this many critic steps
     clip_value: float = 0.0  # weight clipping of D's parameters to [-c, c] after each D step; 0 = off
     gp_weight: float = 0.0  # WGAN-GP gradient penalty lambda; 0 = off
-    r1_weight: float = 0.0  # R1 penalty gamma (on real data); 0 = off
+    r1_weight: float = 0.0  # R1 penalty gamma (on real data): gamma/2 E||grad D(x)||^2; 0 = off
     r1_interval: int = 1  # lazy regularization: R1 every k D-steps, scaled by k
+    r2_weight: float = 0.0  # R2 penalty gamma (R1 on generated data; R3GAN); 0 = off
+    r2_interval: int = 1  # R2 every k D-steps, scaled by k
+    drift_weight: float = 0.0  # ProGAN's eps_drift: eps E[D(x)^2] keeps the critic's output near 0; 0 = off
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - s
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs (real and fake)
     instance_noise_steps: int = 0  # anneal the noise linearly to 0 over this many steps; 0 = constant
@@ -152,6 +161,8 @@ def _closest(name: str, valid: list[str]) -> str:
 
 
 def _unknown_key(path: str, valid: list[str]) -> ConfigError:
+    if path in MOVED_KEYS:
+        return ConfigError(f"config key '{path}' has moved to {MOVED_KEYS[path]}")
     key = path.rsplit(".", 1)[-1]
     return ConfigError(f"unknown config key '{path}'{_closest(key, valid)}; valid: {', '.join(valid)}")
 
@@ -252,6 +263,13 @@ def to_dict(cfg: Config) -> dict:
 
 def from_dict(data: dict) -> Config:
     return merge(Config(), data)
+
+
+# Keys that moved, with what replaces them: a user's file that still sets one gets this as its error.
+MOVED_KEYS = {
+    "schedule_g": "opt_g.schedule (a course takes its lr, optimizer and momentum from opt_g)",
+    "schedule_d": "opt_d.schedule (a course takes its lr, optimizer and momentum from opt_d)",
+}
 
 
 def dump_yaml(cfg: Config) -> str:

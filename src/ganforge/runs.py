@@ -1,4 +1,10 @@
-"""Starting, resuming and loading runs: what `ganforge train` and `generate` do, for the API too."""
+"""Starting, resuming and loading runs: what `ganforge train` and `generate` do, for the API too.
+
+    trainer = build_trainer(cfg)            # the config's algorithm in the training loop
+    result = train(cfg)                     # a new numbered run folder, trained to cfg.steps
+    result = resume("runs/00007-dcgan-mnist5k", [{"steps": 6000}])
+    run = load_run("runs/00007-dcgan-mnist5k"); images = generate(run, 64)
+"""
 from __future__ import annotations
 
 import os
@@ -11,14 +17,20 @@ from .config import RESUMABLE_KEYS, Config
 from .devices import resolve_device
 from .errors import CheckpointError, ConfigError
 from .data import DataSpec
-from .runtime import distributed
 from .algorithms import get_algorithm
+from .runtime import distributed
 from .runtime.checkpoint import load_checkpoint
-from .train.ema import make_ema
-from .train.engine import Trainer, TrainResult
 from .runtime.rundir import claim_run_dir, new_run_dir, refuse_existing_run, require_run_dir, slug
+from .stored import from_stored
+from .train.ema import make_ema
+from .train.loop import Trainer, TrainResult
 
 DEFAULT_RUNS_ROOT = "runs"
+
+
+def build_trainer(cfg: Config, resume_state: dict | None = None, progress: bool = True, monitors=()) -> Trainer:
+    """The training loop for cfg's algorithm (`algorithm:`), with `monitors` (none by default)."""
+    return Trainer(get_algorithm(cfg.algorithm), cfg, resume_state=resume_state, progress=progress, monitors=monitors)
 
 
 def train(
@@ -32,7 +44,7 @@ def train(
     run_dir = out if out else None
     if run_dir is not None:
         refuse_existing_run(run_dir)
-    trainer = get_algorithm(cfg.algorithm)(cfg, progress=progress, monitors=_monitors(cfg, monitors))
+    trainer = build_trainer(cfg, progress=progress, monitors=_monitors(cfg, monitors))
     if trainer.world.is_main:  # many processes (torchrun): rank 0 alone makes and writes the run folder
         run_dir = claim_run_dir(run_dir) if run_dir else new_run_dir(runs_root, cfg.preset, slug(cfg.data))
         config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
@@ -43,7 +55,7 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, moni
     """Continue a run from its latest checkpoint; only bookkeeping keys (and `steps`) may change."""
     require_run_dir(run_dir)
     state = load_checkpoint(latest_checkpoint(run_dir))
-    cfg = config_mod.from_dict(state["config"])
+    cfg = from_stored(state["config"])
     before = config_mod.to_dict(cfg)
     for override in overrides:
         config_mod.merge(cfg, override)
@@ -53,7 +65,7 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, moni
             "a resumed run keeps its hyperparameters; these differ from the checkpoint: "
             + "; ".join(changed) + f". Only {', '.join(sorted(RESUMABLE_KEYS))} may change (or start a new run)."
         )
-    trainer = get_algorithm(cfg.algorithm)(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
+    trainer = build_trainer(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
     if trainer.world.is_main:
         config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
     return _train(trainer, run_dir)
@@ -108,7 +120,7 @@ def load_run(run_dir: str, checkpoint: str = "latest", device: str = "cpu") -> L
         raise CheckpointError(f"{run_dir} is a {state.get('kind')} run, not a GAN run")
     if "nets" not in state:
         raise CheckpointError(f"{run_dir} was written by an older ganforge (checkpoint without 'nets'); retrain it")
-    cfg = config_mod.from_dict(state["config"])
+    cfg = from_stored(state["config"])
     spec = DataSpec.from_dict(state["data_spec"])
     algorithm = get_algorithm(state.get("algorithm", cfg.algorithm))
     nets = algorithm.build_networks(cfg, spec)

@@ -12,13 +12,13 @@ from ganforge.errors import ConfigError
 from ganforge.losses import get_loss
 from ganforge.nets import build_models
 from ganforge.presets import resolve_config
-from ganforge.runs import resume, train
+from ganforge.runs import build_trainer, resume, train
 from ganforge.algorithms import get_algorithm
-from ganforge.algorithms.began import BEGANTrainer, convergence_measure, update_k
+from ganforge.algorithms.began import BEGAN, convergence_measure, update_k
 from ganforge.runtime.checkpoint import load_checkpoint
 
 SMALL = {"model": {"g": {"width": 4}, "d": {"width": 4, "h": 8}}, "tensorboard": False, "batch_size": 4}
-CONSTANT_LR = {"schedule_g": None, "schedule_d": None}  # the preset halves the lr halfway: no halves in 1 step
+CONSTANT_LR = {"opt_g": {"schedule": None}, "opt_d": {"schedule": None}}  # the preset halves the lr halfway: no halves in 1 step
 
 
 def tiny(tiny_overrides, preset="began", **more):
@@ -40,12 +40,8 @@ def test_k_is_clamped_to_0_1_for_extreme_losses(real, fake, want):
 def test_k_stays_in_0_1_while_training_with_a_huge_gain(tmp_path, tiny_overrides):
     """lambda_k = 1e4 slams k against its bounds every step; it must never leave [0, 1]."""
     cfg = tiny(tiny_overrides, steps=3, log_every=1, algo={"lambda_k": 1e4}, **CONSTANT_LR)
-    t = BEGANTrainer(cfg, progress=False)
-    seen = []
-    for _ in range(3):
-        t.d_step()
-        seen.append(t.g_step()["BEGAN/k"].item())
-        t.step += 1
+    t = build_trainer(cfg, progress=False)
+    seen = [t.train_step()["BEGAN/k"].item() for _ in range(3)]
     assert all(k in (0.0, 1.0) for k in seen), seen
 
 
@@ -62,7 +58,7 @@ def test_d_returns_each_images_l1_reconstruction_error():
 
 def test_preset_trains_logs_the_convergence_measure_and_plots_it(tmp_path, tiny_overrides):
     cfg = tiny(tiny_overrides, steps=2, log_every=1)
-    assert get_algorithm(cfg.algorithm) is BEGANTrainer
+    assert get_algorithm(cfg.algorithm) is BEGAN
     train(cfg, out=str(tmp_path / "run"), progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
     assert {"Loss/D", "Loss/G", "BEGAN/M_global", "BEGAN/k", "BEGAN/L(x)"} <= set(records[-1])
@@ -81,9 +77,9 @@ def test_health_checks_raise_nothing_on_began_losses():
 
 def test_began_refuses_other_losses_and_bad_params(tiny_overrides):
     with pytest.raises(ConfigError, match="use loss=began"):
-        BEGANTrainer(tiny(tiny_overrides, loss="nonsaturating"), progress=False)
+        build_trainer(tiny(tiny_overrides, loss="nonsaturating"), progress=False)
     with pytest.raises(ConfigError, match="k_init"):
-        BEGANTrainer(tiny(tiny_overrides, algo={"k_init": 2.0}), progress=False)
+        build_trainer(tiny(tiny_overrides, algo={"k_init": 2.0}), progress=False)
 
 
 def test_resume_restores_k_and_equals_training_straight_through(tmp_path, tiny_overrides):

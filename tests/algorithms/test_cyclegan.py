@@ -10,11 +10,12 @@ from torch.testing import assert_close
 from ganforge.cli import main
 from ganforge.errors import DataError
 from ganforge.presets import resolve_config
-from ganforge.runs import load_run, train
+from ganforge.runs import build_trainer, load_run, train
 from ganforge.algorithms import get_algorithm
 from ganforge.algorithms.cyclegan import cycle_losses
 from ganforge.runtime.checkpoint import load_checkpoint
-from ganforge.optim.optimizers import build_course
+from ganforge.config import OptimConfig
+from ganforge.optim.course import build_course
 
 
 def write_pngs(folder, n, size=(12, 12), mode="RGB", seed=0, prefix="im"):
@@ -53,7 +54,7 @@ def test_cycle_and_identity_losses_by_hand():
 
 def test_cyclegan_course_follows_steps_and_decays_linearly_to_zero():
     w = torch.nn.Parameter(torch.zeros(1))
-    course = build_course(None, {"kind": "cyclegan", "lr": 2e-4}, [w], 10, "g")
+    course = build_course(OptimConfig(lr=2e-4, schedule={"kind": "cyclegan"}), [w], 10, "g")
     lrs = [course.prepare(step).param_groups[0]["lr"] for step in range(10)]
     assert lrs[:5] == [2e-4] * 5  # constant half
     # then 2e-4 (1 - t), t = 0, 1/5, ..., 4/5: the last step trains at lr/5 and the line ends at 0 after it
@@ -87,7 +88,7 @@ def test_resume_from_the_middle_equals_training_straight_through(unpaired, tmp_p
     ckpts = tmp_path / "straight" / "checkpoints"
     half = load_checkpoint(str(ckpts / "ckpt-0000003.pt"))
     assert len(half["extra"]["pool_a"]["images"]) == 6  # 3 steps x batch 2: the pools are saved
-    trainer = get_algorithm("cyclegan")(cfg, resume_state=half, progress=False)
+    trainer = build_trainer(cfg, resume_state=half, progress=False)
     os.makedirs(tmp_path / "resumed")
     trainer.train(str(tmp_path / "resumed"))
     straight = load_checkpoint(str(ckpts / "ckpt-0000006.pt"))

@@ -13,9 +13,9 @@ from ganforge.losses.information import HALF_LOG_2PI, categorical_nll, gaussian_
 from ganforge.metrics.code_purity import assignment_scores
 from ganforge.nets import build_models
 from ganforge.presets import resolve_config
-from ganforge.runs import load_run, resume, train
+from ganforge.runs import build_trainer, load_run, resume, train
 from ganforge.algorithms import get_algorithm
-from ganforge.algorithms.infogan import CodeLayout, InfoGANParams, InfoGANTrainer
+from ganforge.algorithms.infogan import CodeLayout, InfoGAN, InfoGANParams
 from ganforge.runtime.checkpoint import load_checkpoint
 
 SMALL = {"model": {"g": {"width": 8, "hidden": 32}, "d": {"width": 8, "hidden": 32}}, "tensorboard": False, "batch_size": 4}
@@ -55,7 +55,7 @@ def test_information_loss_of_a_perfect_q_is_its_minimum():
 
 
 def test_trainer_information_loss_weights_each_kind(tiny_overrides):
-    t = InfoGANTrainer(tiny(tiny_overrides, algo={"lambda_cat": 1.0, "lambda_cont": 0.1}), progress=False)
+    t = build_trainer(tiny(tiny_overrides, algo={"lambda_cat": 1.0, "lambda_cont": 0.1}), progress=False).algorithm
     z = t.layout.sample(6, generator=torch.Generator().manual_seed(1))
     cats, cont = t.layout.split(z)
     q = torch.cat([torch.nn.functional.one_hot(cats[0], 10).float() * 100.0, cont], 1)  # a perfect Q
@@ -66,28 +66,28 @@ def test_trainer_information_loss_weights_each_kind(tiny_overrides):
 
 def test_q_head_shares_d_body_and_trains_with_d(tiny_overrides):
     cfg = tiny(tiny_overrides)
-    nets = InfoGANTrainer.build_networks(cfg, DataSpec((1, 16, 16), "image", 0))
+    nets = InfoGAN.build_networks(cfg, DataSpec((1, 16, 16), "image", 0))
     G, D = nets["G"], nets["D"]
     assert G.z_dim == 62 + 10 + 2 and D.q_outputs == 12
-    logits, q = D(G(InfoGANTrainer.latent(cfg, 4)), with_q=True)
+    logits, q = D(G(InfoGAN.latent(cfg, 4)), with_q=True)
     assert logits.shape == (4,) and q.shape == (4, 12)
     q.sum().backward()  # Q's loss reaches the shared body, not D's own head
     assert D.body[0].weight.grad.abs().sum() > 0 and D.d_head.weight.grad is None
-    t = InfoGANTrainer(cfg, progress=False)
+    t = build_trainer(cfg, progress=False)
     q_params = {id(p) for p in t.D.q_head.parameters()}
-    assert q_params <= {id(p) for p in t.discriminator_parameters()}
-    assert not q_params & {id(p) for p in t.generator_parameters()}
+    assert q_params <= {id(p) for g in t.course_D.optimizer.param_groups for p in g["params"]}
+    assert not q_params & {id(p) for g in t.course_G.optimizer.param_groups for p in g["params"]}
 
 
 def test_infogan_needs_a_model_with_a_q_head_and_valid_codes(tiny_overrides):
     with pytest.raises(ConfigError, match="needs a D with a Q head; model 'dcgan' has none .*infogan"):
-        InfoGANTrainer(resolve_config("infogan", [tiny_overrides, {"model": {"name": "dcgan", "g": {}, "d": {}}}]), progress=False)
+        build_trainer(resolve_config("infogan", [tiny_overrides, {"model": {"name": "dcgan", "g": {}, "d": {}}}]), progress=False)
     with pytest.raises(ConfigError, match="at least one latent code"):
-        InfoGANTrainer(tiny(tiny_overrides, algo={"categorical": [1]}), progress=False)
+        build_trainer(tiny(tiny_overrides, algo={"categorical": [1]}), progress=False)
     with pytest.raises(ConfigError, match="cont_std 'gaussian'; valid: fixed, learned"):
-        InfoGANTrainer(tiny(tiny_overrides, algo={"cont_std": "gaussian"}), progress=False)
-    with pytest.raises(ConfigError, match="does not apply gp_weight"):
-        InfoGANTrainer(tiny(tiny_overrides, gp_weight=10.0), progress=False)
+        build_trainer(tiny(tiny_overrides, algo={"cont_std": "gaussian"}), progress=False)
+    with pytest.raises(ConfigError, match="the infogan algorithm does not apply pack"):  # Q reads one sample's codes
+        build_trainer(tiny(tiny_overrides, pack=2), progress=False)
 
 
 def test_demo_preset_is_the_paper_preset_at_half_width():
@@ -98,19 +98,19 @@ def test_demo_preset_is_the_paper_preset_at_half_width():
 
 def test_preset_trains_a_few_steps_on_fake(tmp_path, tiny_overrides):
     cfg = tiny(tiny_overrides, steps=2, log_every=1)
-    assert get_algorithm(cfg.algorithm) is InfoGANTrainer
+    assert get_algorithm(cfg.algorithm) is InfoGAN
     result = train(cfg, out=str(tmp_path / "run"), progress=False)
     assert result.step == 2
     records = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
     assert {"Loss/D", "Loss/G", "D(x)", "D(G(z))", "Loss/Q/cat", "Loss/Q/cont", "Loss/G/info", "Q/accuracy"} <= set(records[-1])
     assert 0 < records[-1]["D(x)"] < 1 and records[-1]["health"] == "ok"
     run = load_run(str(tmp_path / "run"))
-    assert run.algorithm is InfoGANTrainer and run.G(InfoGANTrainer.latent(cfg, 3)).shape == (3, 1, 16, 16)
+    assert run.algorithm is InfoGAN and run.G(InfoGAN.latent(cfg, 3)).shape == (3, 1, 16, 16)
 
 
 def test_learned_std_and_fresh_fake_train(tmp_path, tiny_overrides):
     cfg = tiny(tiny_overrides, steps=2, reuse_fake=False, algo={"cont_std": "learned", "categorical": [3, 2], "continuous": 1})
-    t = InfoGANTrainer(cfg, progress=False)
+    t = build_trainer(cfg, progress=False)
     assert t.D.q_outputs == 3 + 2 + 2 * 1
     assert t.train(str(tmp_path)).step == 2
 

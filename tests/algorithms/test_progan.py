@@ -11,9 +11,9 @@ import ganforge as gf
 from ganforge.config import merge, write_yaml
 from ganforge.errors import ConfigError
 from ganforge.presets import resolve_config
-from ganforge.runs import resume, train
+from ganforge.runs import build_trainer, resume, train
 from ganforge.algorithms import get_algorithm
-from ganforge.algorithms.progan import ProGANParams, ProGANTrainer, build_growth, parse_schedule, reals_at
+from ganforge.algorithms.progan import ProGANParams, build_growth, parse_schedule, reals_at
 from ganforge.runtime.checkpoint import load_checkpoint
 
 SCHEDULE = [{"res": 4, "stable": 3}, {"res": 8, "fade": 4, "stable": 2}, {"res": 16, "fade": 2}]
@@ -67,9 +67,9 @@ def tiny(**more):
 
 
 def test_a_short_run_grows_through_a_fade_and_generates_at_its_size(tmp_path):
-    trainer = ProGANTrainer(tiny(), progress=False)  # 4x4 for steps 0-1, fade to 8x8 over 2-3, 8x8 from 4
+    trainer = build_trainer(tiny(), progress=False)  # 4x4 for steps 0-1, fade to 8x8 over 2-3, 8x8 from 4
     assert trainer.fixed_samples().shape == (4, 1, 8, 8)  # the grid is data-sized from the start...
-    native = trainer.G(trainer.fixed_z, None, 0, 1.0)
+    native = trainer.G(trainer.algorithm.fixed_z, None, 0, 1.0)
     assert_close(trainer.fixed_samples(), F.interpolate(native, scale_factor=2, mode="nearest"))  # ...showing 4x4
     trainer.train(str(tmp_path))
     records = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
@@ -117,8 +117,8 @@ def test_the_presets_run_a_few_steps(tmp_path, preset, size, last_stage):
     cfg = merge(resolve_config(preset, []), {"data": "fake", "image_size": size, "channels": 1, "batch_size": 4, "steps": 2,
                                              "log_every": 1, "sample_every": 2, "ckpt_every": 2, "n_samples": 4,
                                              "model": {"z_dim": 8, "g": {"fmap_max": 8}, "d": {"fmap_max": 8}}})  # fmt: skip
-    trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)
-    assert trainer.growth.phases[-1].stage == last_stage
+    trainer = build_trainer(cfg, progress=False)
+    assert trainer.algorithm.growth.phases[-1].stage == last_stage
     assert trainer.train(str(tmp_path)).step == 2
 
 
@@ -128,11 +128,12 @@ def test_the_presets_run_a_few_steps(tmp_path, preset, size, last_stage):
     ({"algo": {"fade_steps": 2, "stable_steps": 2, "schedule": SCHEDULE}}, "not both"),
     ({"algo": {"fade_steps": 0, "stable_steps": 0, "schedule": SCHEDULE}}, "data's 8x8: 4, 8; got 4, 8, 16"),
     ({"algo": {"fade_steps": 0, "stable_steps": 0}}, "progan needs its growth schedule"),
-    ({"r1_weight": 1.0}, "does not implement r1_weight"),
+    ({"pack": 2}, "the progan algorithm does not apply pack"),
+    ({"model": {"name": "progan", "conditional_g": "concat"}}, "does not implement model.conditional_g"),
 ])  # fmt: skip
 def test_bad_configs_are_refused_before_training(more, match):
     cfg = tiny()
-    if "model" in more:
+    if more.get("model", {}).get("name") == "dcgan":
         cfg.model.g, cfg.model.d = {}, {}
     with pytest.raises(ConfigError, match=match):
-        ProGANTrainer(merge(cfg, more), progress=False)
+        build_trainer(merge(cfg, more), progress=False)

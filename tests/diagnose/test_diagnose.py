@@ -92,7 +92,7 @@ def test_huge_learning_rate_diverges_and_rolls_back_to_the_last_good_checkpoint(
     over = dict(QUICK, data="ring8", steps=40, log_every=5, ckpt_every=5, keep_checkpoints=10,
                 model={"z_dim": 2, "g": {"hidden": [32]}, "d": {"hidden": [32]}},
                 # 10 sane steps, then a learning rate of 1e6: NaN within a tick
-                schedule_d=[{"steps": 10, "optimizer": "sgd", "lr": 0.01}, {"steps": 30, "lr": 1e6}])  # fmt: skip
+                opt_d={"schedule": [{"steps": 10, "optimizer": "sgd", "lr": 0.01}, {"steps": 30, "lr": 1e6}]})  # fmt: skip
     run = tmp_path / "nan"
     with pytest.raises(StopTraining, match="diverged at step 15.*rolled back.*step 10"):
         train(resolve_config("gan", [over]), out=str(run), progress=False)
@@ -134,6 +134,7 @@ def test_checks_need_a_whole_window_and_respect_warmup():
 def test_collapse_check_compares_with_real_diversity():
     class FakeTrainer:
         fixed_z = torch.zeros(8, 2)
+        n_fixed_samples = 8
 
         def __init__(self, G):
             self.G = G

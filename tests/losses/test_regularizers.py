@@ -2,7 +2,7 @@ import torch
 import torch.nn as nn
 from torch.testing import assert_close
 
-from ganforge.losses import clip_weights, gradient_penalty, r1_penalty
+from ganforge.losses import clip_weights, drift_penalty, gradient_norm_penalty, gradient_penalty, r1_penalty
 
 
 class Linear(nn.Module):
@@ -41,6 +41,17 @@ def test_r1_penalty_by_hand():
     critic = Linear(torch.tensor([1.0, 2.0]))
     real = torch.randn(3, 2, requires_grad=True)
     assert_close(r1_penalty(critic(real), real), torch.tensor(5.0))  # ||w||^2
+
+
+def test_r2_is_the_same_penalty_on_generated_samples_by_hand():
+    critic = Linear(torch.tensor([3.0, -4.0]))
+    fake = torch.randn(5, 2, requires_grad=True)
+    assert_close(gradient_norm_penalty(critic(fake), fake), torch.tensor(25.0))  # ||w||^2 wherever it is taken
+    assert r1_penalty is gradient_norm_penalty
+
+
+def test_drift_penalty_is_the_mean_square_of_the_real_logits():
+    assert_close(drift_penalty(torch.tensor([1.0, -3.0])), torch.tensor(5.0))
 
 
 def test_weight_clipping_bounds_every_parameter():

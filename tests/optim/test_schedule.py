@@ -340,11 +340,36 @@ def test_a_course_without_a_length_spans_the_whole_run():
     import torch
 
     from ganforge.config import OptimConfig
-    from ganforge.optim.optimizers import build_course
+    from ganforge.optim.course import build_course
 
     params = [torch.nn.Parameter(torch.zeros(1))]
     for steps in (10, 40):  # the same spec follows the run's length
-        course = build_course(OptimConfig(), {"kind": "cyclegan", "lr": 1e-3}, params, steps, "g")
+        course = build_course(OptimConfig(lr=1e-3, schedule={"kind": "cyclegan"}), params, steps, "g")
         assert course.prepare(0).param_groups[0]["lr"] == pytest.approx(1e-3)
         assert course.prepare(steps // 2 - 1).param_groups[0]["lr"] == pytest.approx(1e-3)  # constant half
         assert course.prepare(steps - 1).param_groups[0]["lr"] < 1e-3 / (steps // 2 - 1) * 1.01  # last step ~0
+
+
+def test_one_optimizer_spec_per_network():
+    """opt.lr always means something: a course's peak lr comes from it; a course naming its own lr, or
+    a list of phases beside a non-default opt key, is an error naming the key."""
+    import torch
+
+    from ganforge.config import OptimConfig
+    from ganforge.errors import ConfigError
+    from ganforge.optim.course import build_course
+
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    course = build_course(OptimConfig(name="sgd", lr=0.3, momentum=0.8, schedule={"kind": "step", "at": [0.5], "gamma": 0.1}), params, 10, "d")
+    opt = course.prepare(0)
+    assert isinstance(opt, torch.optim.SGD) and opt.param_groups[0]["lr"] == pytest.approx(0.3)
+    assert opt.param_groups[0]["momentum"] == pytest.approx(0.8)
+    assert course.prepare(5).param_groups[0]["lr"] == pytest.approx(0.03)
+    adam = build_course(OptimConfig(lr=1e-3, betas=[0.0, 0.9], schedule={"kind": "cyclegan"}), params, 10, "g").prepare(0)
+    assert adam.param_groups[0]["betas"] == (0.0, 0.9)
+    with pytest.raises(ConfigError, match="opt_g.schedule names lr: a course takes the optimizer, lr and momentum from opt_g"):
+        build_course(OptimConfig(schedule={"kind": "cyclegan", "lr": 1e-3}), params, 10, "g")
+    with pytest.raises(ConfigError, match="opt_d.lr would do nothing"):
+        build_course(OptimConfig(lr=1e-3, schedule=[{"steps": 10, "optimizer": "adam", "lr": 1e-4}]), params, 10, "d")
+    with pytest.raises(ConfigError, match="cycles the momentum"):
+        build_course(OptimConfig(schedule={"kind": "1cycle"}), params, 10, "g")

@@ -78,11 +78,11 @@ def test_image_cache_refuses_datasets_that_are_not_folders(monkeypatch, tmp_path
 
 def test_trainer_trains_on_the_cached_folder(folder, tmp_path, monkeypatch, tiny_overrides):
     from ganforge.presets import resolve_config
-    from ganforge.train.engine import Trainer
+    from ganforge.runs import build_trainer
 
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))
     cfg = resolve_config("dcgan", [dict(tiny_overrides, data=folder, image_size=8, channels=3, batch_size=4, cache_images=True,
                                         model={"g": {"width": 4}, "d": {"width": 4}})])  # fmt: skip
-    t = Trainer(cfg, progress=False)
+    t = build_trainer(cfg, progress=False)
     assert t.data.in_memory and "decoded once" in t.data.description
     assert t.train(str(tmp_path / "run")).step == 4

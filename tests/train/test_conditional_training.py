@@ -14,7 +14,7 @@ from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import resolve_config
 from ganforge.runs import resume, train
 from ganforge.runtime.checkpoint import load_checkpoint
-from ganforge.train.engine import Trainer
+from ganforge.runs import build_trainer
 
 
 def tiny(preset, tiny_overrides, **more):
@@ -25,20 +25,21 @@ def tiny(preset, tiny_overrides, **more):
 
 
 def test_d_sees_the_real_labels_and_g_gets_sampled_classes(tiny_overrides):
-    t = Trainer(tiny("cgan-projection", tiny_overrides), progress=False)
+    t = build_trainer(tiny("cgan-projection", tiny_overrides), progress=False)
+    a = t.algorithm
     batches, seen_d, seen_g = [], [], []
-    next_batch, D, G = t.batches.next, t.D_train, t.G_train
+    next_batch, D, G = t.batches.next, a.D_train, a.G_train
     t.batches.next = lambda: batches.append(next_batch()) or batches[-1]
-    t.D_train = lambda x, c=None: seen_d.append(c) or D(x, c)
-    t.G_train = lambda z, c=None: seen_g.append(c) or G(z, c)
-    t.d_step()
+    a.D_train = lambda x, c=None: seen_d.append(c) or D(x, c)
+    a.G_train = lambda z, c=None: seen_g.append(c) or G(z, c)
+    t.run_update(t.updates[0])
     assert_close(seen_d[0], batches[0][1])  # real images with their own labels
     assert seen_d[1] is seen_g[0]  # generated images judged with the classes G was given
     assert seen_g[0].shape == (8,) and 0 <= seen_g[0].min() and seen_g[0].max() < 10
 
 
 def test_fixed_grid_shows_class_k_in_row_k(tiny_overrides):
-    t = Trainer(tiny("cgan", tiny_overrides, n_samples=100), progress=False)
+    t = build_trainer(tiny("cgan", tiny_overrides, n_samples=100), progress=False)
     assert_close(t.fixed_c.view(10, 10), torch.arange(10)[:, None].expand(10, 10))
 
 
@@ -119,14 +120,14 @@ def test_conditional_model_on_unlabelled_data_is_an_error(tmp_path, tiny_overrid
     for i in range(8):
         Image.fromarray(np.full((8, 8), i * 30, dtype=np.uint8)).save(folder / f"{i}.png")
     with pytest.raises(ConfigError, match="needs labelled data"):
-        Trainer(tiny("cgan", tiny_overrides, data=str(folder), image_size=8), progress=False)
+        build_trainer(tiny("cgan", tiny_overrides, data=str(folder), image_size=8), progress=False)
 
 
 def test_bad_packing_and_augmentation_are_errors(tiny_overrides):
     with pytest.raises(ConfigError, match="pack=3 does not divide the batch of 8"):
-        Trainer(tiny("pacgan", tiny_overrides, pack=3), progress=False)
+        build_trainer(tiny("pacgan", tiny_overrides, pack=3), progress=False)
     with pytest.raises(ConfigError, match="diffaugment augments images"):
-        Trainer(tiny("toy2d", tiny_overrides, data="ring8", diffaugment="color"), progress=False)
+        build_trainer(tiny("toy2d", tiny_overrides, data="ring8", diffaugment="color"), progress=False)
 
 
 @pytest.mark.parametrize("preset", ["pacgan", "cgan-projection"])

@@ -1,4 +1,5 @@
 """Short real training runs on CPU: outputs, resume equivalence, the algorithm's bookkeeping."""
+import dataclasses
 import json
 import os
 
@@ -9,10 +10,9 @@ from torch.testing import assert_close
 from ganforge.config import merge
 from ganforge.errors import ConfigError
 from ganforge.presets import list_presets, resolve_config
-from ganforge.runs import resume, train
+from ganforge.runs import build_trainer, resume, train
 from ganforge.algorithms import get_algorithm
 from ganforge.runtime.checkpoint import load_checkpoint
-from ganforge.train.engine import Trainer
 
 
 def tiny(preset, tiny_overrides, **more):
@@ -36,16 +36,18 @@ def test_short_run_writes_config_stats_samples_and_checkpoints(tmp_path, tiny_ov
 
 @pytest.mark.parametrize("preset", list_presets())
 def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides):
-    cfg = tiny(preset, tiny_overrides, steps=2, critic_boost_n_critic=2)
+    cfg = tiny(preset, tiny_overrides, steps=2)
+    if cfg.critic_boost_steps:  # WGAN's 100 critic steps at the start: 2 here
+        cfg.critic_boost_n_critic = 2
     if cfg.algorithm in ("cyclegan", "pix2pix"):
-        pytest.skip("two-domain data: tests/train/algorithms/test_cyclegan.py and test_pix2pix.py train these presets")
+        pytest.skip("two-domain data: tests/algorithms/test_cyclegan.py and test_pix2pix.py train these presets")
     if cfg.model.name == "cs231n":
         cfg.image_size = 28
     elif preset in ("progan-demo", "sagan"):  # an explicit growth schedule to 32; attention at 16 of 32
         cfg.image_size = 32
     elif cfg.model.name == "dcgan":
         merge(cfg, {"model": {"g": {"width": 8}, "d": {"width": 8}}})
-    trainer = get_algorithm(cfg.algorithm)(cfg, progress=False)  # the preset's algorithm (infogan, began...)
+    trainer = build_trainer(cfg, progress=False)  # the preset's algorithm (infogan, began...)
     result = trainer.train(str(tmp_path))
     assert result.step == 2
     assert trainer.d_steps == 2 * (2 if cfg.critic_boost_steps else cfg.n_critic)
@@ -53,14 +55,14 @@ def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides)
 
 def test_critic_schedule_of_the_wgan_reference_code(tiny_overrides):
     cfg = resolve_config("wgan", [tiny_overrides])
-    t = Trainer(cfg, progress=False)
+    t = build_trainer(cfg, progress=False).algorithm
     assert [t.critic_steps(s) for s in (0, 24, 25, 26, 499, 500, 501, 1000)] == [100, 100, 5, 5, 5, 100, 5, 100]
 
 
 def test_n_gen_updates_g_that_many_times_a_step(tmp_path, tiny_overrides):
     # DCGAN-tensorflow's two G updates per D update (the PacGAN authors' Stacked MNIST code)
     cfg = tiny("dcgan", tiny_overrides, steps=3, n_gen=2, model={"g": {"width": 8}, "d": {"width": 8}})
-    t = Trainer(cfg, progress=False)
+    t = build_trainer(cfg, progress=False)
     t.train(str(tmp_path))
     adam_steps = lambda opt: {int(s["step"]) for s in opt.state.values()}  # noqa: E731
     assert (t.step, t.d_steps) == (3, 3)
@@ -77,12 +79,12 @@ def test_update_counts_an_algorithm_cannot_honour_are_errors(tiny_overrides, pre
     # dcgan on the tiny fake data; the translation demos on their own bundled data
     cfg = tiny(preset, tiny_overrides, **extra) if preset == "dcgan" else resolve_config(preset, [extra])
     with pytest.raises(ConfigError, match=message):
-        get_algorithm(cfg.algorithm)(cfg, progress=False)
+        build_trainer(cfg, progress=False)
 
 
 def test_weight_clipping_holds_after_training(tmp_path, tiny_overrides):
     cfg = tiny("wgan", tiny_overrides, steps=2, critic_boost_n_critic=3, model={"g": {"width": 8}, "d": {"width": 8}})
-    t = Trainer(cfg, progress=False)
+    t = build_trainer(cfg, progress=False)
     t.train(str(tmp_path))
     assert max(p.abs().max().item() for p in t.D.parameters()) <= 0.01 + 1e-9
 
@@ -97,9 +99,9 @@ def _weights(path):
     ("dcgan", {"n_gen": 2}),  # the second G update draws its own noise: resume must restore that RNG too
     ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
     # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
-    ("dcgan", {"schedule_g": {"kind": "cyclegan", "steps": 6, "lr": 2e-4},
-               "schedule_d": [{"steps": 2, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},
-                              {"steps": 4, "optimizer": "adam", "lr": [4e-4, 1e-4], "decay": "cosine", "momentum": 0.5}]}),
+    ("dcgan", {"opt_g": {"schedule": {"kind": "cyclegan", "steps": 6}},
+               "opt_d": {"schedule": [{"steps": 2, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},
+                                      {"steps": 4, "optimizer": "adam", "lr": [4e-4, 1e-4], "decay": "cosine", "momentum": 0.5}]}}),
 ])  # fmt: skip
 def test_resume_equals_training_straight_through(tmp_path, tiny_overrides, preset, extra):
     """2N steps straight == N steps + resume + N steps: same weights, optimizer states and EMA."""
@@ -118,14 +120,14 @@ def test_resume_equals_training_straight_through(tmp_path, tiny_overrides, prese
 
 
 def test_sampling_changes_no_training_state(tiny_overrides):
-    t = Trainer(resolve_config("dcgan", [tiny_overrides]), progress=False)
+    t = build_trainer(resolve_config("dcgan", [tiny_overrides]), progress=False)
     before = {k: v.clone() for k, v in t.G.state_dict().items()}
     rng = torch.get_rng_state()
     t.run_dir = os.getcwd()
     G = t.sampling_generator()
     with torch.no_grad():
         G.eval()
-        G(t.fixed_z)
+        G(t.algorithm.fixed_z)
         G.train()
     assert_close(t.G.state_dict(), before)
     assert torch.equal(rng, torch.get_rng_state())
@@ -133,8 +135,8 @@ def test_sampling_changes_no_training_state(tiny_overrides):
 
 def test_gan_phases_decay_lr_to_zero_and_log_it(tmp_path, tiny_overrides):
     cfg = tiny("dcgan", tiny_overrides, steps=4, log_every=1, model={"g": {"width": 8}, "d": {"width": 8}},
-               schedule_g={"kind": "cyclegan", "steps": 4, "lr": 2e-4, "decay_fraction": 0.5},
-               schedule_d=[{"steps": 4, "optimizer": "adam", "lr": 4e-4, "momentum": 0.0}])  # TTUR: D's own rate
+               opt_g={"lr": 2e-4, "schedule": {"kind": "cyclegan", "steps": 4, "decay_fraction": 0.5}},
+               opt_d={"schedule": [{"steps": 4, "optimizer": "adam", "lr": 4e-4, "momentum": 0.0}]})  # TTUR: D's own rate
     train(cfg, out=str(tmp_path / "run"), progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
     # constant for half the steps, then linear toward 0 (the end value is where a next phase would start)
@@ -143,9 +145,9 @@ def test_gan_phases_decay_lr_to_zero_and_log_it(tmp_path, tiny_overrides):
 
 
 def test_schedule_shorter_than_training_is_refused(tiny_overrides):
-    cfg = tiny("dcgan", tiny_overrides, steps=10, schedule_g=[{"steps": 5, "optimizer": "adam", "lr": 1e-4}])
-    with pytest.raises(ConfigError, match="schedule_g covers 5 steps but training runs 10"):
-        Trainer(cfg, progress=False)
+    cfg = tiny("dcgan", tiny_overrides, steps=10, opt_g={"schedule": [{"steps": 5, "optimizer": "adam", "lr": 1e-4}]})
+    with pytest.raises(ConfigError, match="opt_g.schedule covers 5 steps but training runs 10"):
+        build_trainer(cfg, progress=False)
 
 
 def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, tiny_overrides, capsys):
@@ -155,15 +157,15 @@ def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, tiny_overrides
     base = dict(tiny_overrides, steps=6, ckpt_every=100, sample_every=100, model={"g": {"width": 8}, "d": {"width": 8}})
     train(resolve_config("dcgan", [base]), out=str(tmp_path / "straight"), progress=False)
 
-    t = Trainer(resolve_config("dcgan", [base]), progress=False)
-    d_step = t.d_step
+    t = build_trainer(resolve_config("dcgan", [base]), progress=False)
+    d_step = t.updates[0].run
 
-    def d_step_hit_by_ctrl_c():
+    def d_step_hit_by_ctrl_c(backward):
         if t.step == 2:
             signal.raise_signal(signal.SIGINT)  # arrives mid-step, as a user's Ctrl-C would
-        return d_step()
+        return d_step(backward)
 
-    t.phases[0].run = d_step_hit_by_ctrl_c
+    t.updates[0] = dataclasses.replace(t.updates[0], run=d_step_hit_by_ctrl_c)
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     from ganforge import config as config_mod
@@ -189,32 +191,32 @@ def test_d_step_in_two_backwards_equals_one_backward_of_the_whole_loss(tiny_over
     """d_step back-propagates the real half before generating (less memory): D's update must be the
     one a single backward of the paper's whole loss gives, penalties and class terms included."""
     cfg = tiny(preset, tiny_overrides, model={"g": {"width": 8}, "d": {"width": 8}}, **extra)
-    split, whole = Trainer(cfg, progress=False), Trainer(cfg, progress=False)
-    assert split.loss.separable
+    split, whole = build_trainer(cfg, progress=False), build_trainer(cfg, progress=False)
+    assert split.algorithm.loss.separable
     rng = torch.get_rng_state()
-    split.d_step()
+    split.run_update(split.updates[0])
     torch.set_rng_state(rng)  # the same draws (noise, penalty's mixing weights) for the one-backward step
 
-    c, t = cfg, whole
-    real, real_labels = t.batches.next()
+    c, t = cfg, whole.algorithm
+    real, real_labels = whole.batches.next()
     z, fake_labels = t.noise(len(real)), t.fake_labels(len(real))
     real_labels = real_labels if fake_labels is not None else None
     real_in = t.d_input(real).requires_grad_(c.r1_weight > 0)
-    fake = t.G(z) if fake_labels is None else t.G(z, fake_labels)
+    fake = whole.G(z) if fake_labels is None else whole.G(z, fake_labels)
     fake_in = t.d_input(fake.detach())
-    real_logits, real_classes = t.call_D(t.D, real_in, real_labels)
-    fake_logits, fake_classes = t.call_D(t.D, fake_in, fake_labels)
+    real_logits, real_classes = t.call_D(whole.D, real_in, real_labels)
+    fake_logits, fake_classes = t.call_D(whole.D, fake_in, fake_labels)
     loss = t.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)["loss"]
     if real_classes is not None:
         loss = loss + c.class_loss_weight * (torch.nn.functional.cross_entropy(real_classes, real_labels)
                                              + torch.nn.functional.cross_entropy(fake_classes, fake_labels))
     if c.gp_weight > 0:
         from ganforge.losses import gradient_penalty
-        loss = loss + c.gp_weight * gradient_penalty(t.D, real_in, fake_in, real_labels)
+        loss = loss + c.gp_weight * gradient_penalty(whole.D, real_in, fake_in, real_labels)
     if c.r1_weight > 0:
         from ganforge.losses import r1_penalty
         loss = loss + 0.5 * c.r1_weight * c.r1_interval * r1_penalty(real_logits, real_in)
-    opt = t.course_D.prepare(0)
+    opt = whole.course_D.prepare(0)
     opt.zero_grad()
     loss.backward()
     opt.step()

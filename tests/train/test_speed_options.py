@@ -14,7 +14,7 @@ from ganforge.cli import main
 from ganforge.errors import ConfigError
 from ganforge.presets import resolve_config
 from ganforge.train import compile as compile_mod
-from ganforge.train.engine import Trainer
+from ganforge.runs import build_trainer
 
 SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.0}
 
@@ -23,12 +23,10 @@ def trained(tiny_overrides, steps=2, **options):
     """(weight changes of G and D, losses of the last step) after `steps` steps with `options`."""
     cfg = resolve_config("dcgan", [dict(tiny_overrides, channels=3, opt_g=SGD, opt_d=SGD,
                                         model={"g": {"width": 8}, "d": {"width": 8}}, **options)])  # fmt: skip
-    t = Trainer(cfg, progress=False)
+    t = build_trainer(cfg, progress=False)
     start = {net: {k: v.clone() for k, v in getattr(t, net).state_dict().items()} for net in ("G", "D")}
     for _ in range(steps):
-        for phase in t.phases:
-            t.window.add(phase.run())
-        t.step += 1
+        t.train_step()
     delta = {f"{net}.{k}": v.float() - start[net][k].float()
              for net in ("G", "D") for k, v in getattr(t, net).state_dict().items() if v.is_floating_point()}  # fmt: skip
     return delta, t.window.flush(), t
@@ -73,7 +71,7 @@ def test_compile_equals_eager_and_checkpoints_the_bare_modules(tiny_overrides, f
     if compile_mod.compile_unavailable(torch.device("cpu")):
         pytest.skip("torch.compile is unavailable here (the fallback is tested below)")
     delta, losses, t = trained(tiny_overrides, compile=True, fused_optimizers=False)
-    assert type(t.G_train).__name__ == "OptimizedModule"
+    assert type(t.algorithm.G_train).__name__ == "OptimizedModule"
     assert relative_error(delta, fp32[0]) < 1e-4
     assert_close(losses, fp32[1], rtol=1e-4, atol=1e-6)
     state = t.state_dict()
@@ -85,18 +83,18 @@ def test_compile_unavailable_warns_and_trains_eagerly(tiny_overrides, monkeypatc
     monkeypatch.setattr(compile_mod.shutil, "which", lambda name: None)
     assert "needs a C++ compiler" in compile_mod.compile_unavailable(torch.device("cpu"))
     with pytest.warns(UserWarning, match="compile=true ignored: torch.compile on a CPU needs a C\\+\\+ compiler"):
-        t = Trainer(resolve_config("dcgan", [dict(tiny_overrides, compile=True)]), progress=False)
-    assert t.G_train is t.G and t.D_train is t.D
+        t = build_trainer(resolve_config("dcgan", [dict(tiny_overrides, compile=True)]), progress=False)
+    assert t.algorithm.G_train is t.G and t.algorithm.D_train is t.D
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        t.phases[0].run()
+        t.train_step()
 
 
 def test_fp16_on_a_cpu_and_unknown_precisions_are_refused(tiny_overrides, capsys):
     with pytest.raises(ConfigError, match="precision=fp16 needs a CUDA device.*use precision=bf16 or fp32"):
-        Trainer(resolve_config("dcgan", [dict(tiny_overrides, precision="fp16", device="cpu")]), progress=False)
+        build_trainer(resolve_config("dcgan", [dict(tiny_overrides, precision="fp16", device="cpu")]), progress=False)
     with pytest.raises(ConfigError, match="unknown precision 'fp8'; valid: fp32, bf16, fp16"):
-        Trainer(resolve_config("dcgan", [dict(tiny_overrides, precision="fp8")]), progress=False)
+        build_trainer(resolve_config("dcgan", [dict(tiny_overrides, precision="fp8")]), progress=False)
     assert main(["train", "--data", "fake", "--device", "cpu", "--precision", "fp16", "--dry-run"]) == 0  # dry run builds nothing
     assert main(["train", "--data", "fake", "--device", "cpu", "--precision", "fp16", "--steps", "1", "--no-progress"]) == 2
     assert "precision=fp16 needs a CUDA device" in capsys.readouterr().err
@@ -122,6 +120,7 @@ def test_compile_with_a_gradient_penalty_keeps_d_eager(tiny_overrides):
     """aot_autograd cannot differentiate twice: with GP (or R1) only G is compiled, and it says so."""
     if compile_mod.compile_unavailable(torch.device("cpu")):
         pytest.skip("torch.compile is unavailable here")
-    with pytest.warns(UserWarning, match="D stays eager because its gradient/R1 penalty"):
-        t = Trainer(resolve_config("wgan-gp", [dict(tiny_overrides, compile=True)]), progress=False)
-    assert hasattr(t.G_train, "_orig_mod") and t.D_train is t.D and t.D_frozen is t.D
+    with pytest.warns(UserWarning, match="D stays eager because a gradient penalty differentiates it twice"):
+        t = build_trainer(resolve_config("wgan-gp", [dict(tiny_overrides, compile=True)]), progress=False)
+    a = t.algorithm
+    assert hasattr(a.G_train, "_orig_mod") and a.D_train is t.D and a.D_frozen is t.D

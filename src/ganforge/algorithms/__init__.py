@@ -1,7 +1,6 @@
-"""Training algorithms by name: each paper's phases, networks and state (config `algorithm:`).
-
-`gan` is `ganforge.train.engine.Trainer` itself; every other module of this package registers a
-subclass of it. Importing the package imports them all, so a new paper needs no edit here.
+"""Training algorithms by name (config `algorithm:`): each paper's updates, networks and state, one file
+per paper, as subclasses of ganforge.train.algorithm.Algorithm (most of the gan algorithm's, gan.py).
+Importing the package imports them all, so a new paper needs no edit here.
 """
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ ALGORITHMS: Registry = Registry("algorithm")
 
 
 def get_algorithm(name: str):
-    """The Trainer class registered as `name`; an unknown name lists the valid ones."""
+    """The Algorithm class registered as `name`; an unknown name lists the valid ones."""
     _import_all()
     return ALGORITHMS.get(name)
 

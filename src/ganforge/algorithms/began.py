@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ConfigError
-from ..train.engine import Trainer
 from ..train.monitor import Monitor
 from . import ALGORITHMS
+from .gan import GAN
 
 
 @dataclass
@@ -43,81 +43,71 @@ def convergence_measure(gamma: float, real_error: torch.Tensor, fake_error: torc
     return real_error + (gamma * real_error - fake_error).abs()
 
 
-class BEGANTrainer(Trainer):
+@ALGORITHMS.register("began")
+class BEGAN(GAN):
+    """The gan algorithm's loop with BEGAN's losses: an autoencoder D scored by reconstruction errors
+    and the equilibrium control k_t, updated after each G step."""
+
     name = "began"
     description = "autoencoder D, equilibrium control k_t with diversity ratio gamma, convergence measure (Berthelot et al. 2017)"
     Params = BEGANParams
-
-    def __init__(self, cfg, *args, **kwargs):
-        if cfg.loss != "began":
-            raise ConfigError(f"the began algorithm's D returns reconstruction errors: use loss=began (got loss={cfg.loss})")
-        for key in ("gp_weight", "r1_weight", "clip_value", "label_smoothing"):
-            if getattr(cfg, key):
-                raise ConfigError(f"the began algorithm does not apply {key}; set {key}=0")
-        self.k = None  # set before the state loads (super().__init__ may resume)
-        p = self.parse_params(cfg)
-        if not 0.0 <= p.k_init <= 1.0 or p.gamma <= 0 or p.lambda_k < 0:
-            raise ConfigError(f"began needs 0 <= algo.k_init <= 1, algo.gamma > 0, algo.lambda_k >= 0; got {p}")
-        self._k_init = p.k_init
-        super().__init__(cfg, *args, **kwargs)
-        if self.k is None:
-            self.k = torch.tensor(self._k_init, device=self.device)
-        self._real_error = None
-        if self.world.is_main:  # rank 0 writes the run's files
-            self.monitors.append(ConvergencePlot())
+    # D's output is a reconstruction error, not a logit: the penalties on D's input gradient, drift,
+    # clipping, label smoothing and packing were never part of BEGAN and are refused.
+    supports = frozenset({"diffaugment", "instance_noise", "instance_noise_steps", "reuse_fake"})
 
     @classmethod
-    def latent(cls, cfg, n, generator=None):
-        return torch.rand(n, cfg.model.z_dim, generator=generator) * 2 - 1
+    def parse_params(cls, cfg):
+        if cfg.loss != "began":
+            raise ConfigError(f"the began algorithm's D returns reconstruction errors: use loss=began (got loss={cfg.loss})")
+        p = super().parse_params(cfg)
+        if not 0.0 <= p.k_init <= 1.0 or p.gamma <= 0 or p.lambda_k < 0:
+            raise ConfigError(f"began needs 0 <= algo.k_init <= 1, algo.gamma > 0, algo.lambda_k >= 0; got {p}")
+        return p
 
-    def noise(self, n: int) -> torch.Tensor:
-        """This rank's n rows of a global uniform [-1, 1] draw (as randn_local does for Gaussian noise)."""
-        if not self.world.enabled:
-            return torch.rand(n, self.cfg.model.z_dim, device=self.device) * 2 - 1
-        draw = torch.rand(n * self.world.world_size, self.cfg.model.z_dim, device=self.device) * 2 - 1
-        return draw[self.world.rank * n : (self.world.rank + 1) * n]
+    @classmethod
+    def latent(cls, cfg, n, generator=None, device=None):
+        """sec. 3.5: "z in [-1, 1]^{N_z}, uniform"."""
+        return torch.rand(n, cfg.model.z_dim, generator=generator, device=device) * 2 - 1
+
+    def setup(self) -> None:
+        super().setup()
+        self.k = torch.tensor(self.params.k_init, device=self.trainer.device)  # a resume loads its own after
+        self._real_error = None
 
     def extra_state(self) -> dict:
         return {"k": self.k.detach().cpu()}
 
     def load_extra_state(self, state: dict) -> None:
-        self.k = state["k"].to(self.device)
+        self.k = state["k"].to(self.trainer.device)
 
-    def d_step(self) -> dict:
+    def monitors(self) -> list:
+        return [ConvergencePlot()]
+
+    def d_step(self, backward) -> dict:
         """D: min L(x) - k_t L(G(z_D))."""
-        c = self.cfg
-        real, _ = self.batches.next()
+        real, _ = self.real_batch()
         z = self.noise(len(real))
-        G, D = self.G_train, self.D_train
-        with self.precision.autocast():
-            if c.reuse_fake:
-                fake = G(z)
-                self._last_fake = fake
-            else:
-                with torch.no_grad():
-                    fake = G(z)
-            real_errors = D(self.instance_noise(real))
-            fake_errors = D(self.instance_noise(fake.detach()))
-            out = self.loss.d(real_errors, fake_errors, k=self.k)
-        self.update_D(out["loss"])
+        real_errors = self.D_train(self.d_input(real))
+        fake_errors = self.D_train(self.d_input(self.generated_for_d(z, None).detach()))
+        out = self.loss.d(real_errors, fake_errors, k=self.k)
+        backward(out["loss"])
         self._real_error = out["real"].detach().float()
         return {"Loss/D": out["loss"].detach(), "BEGAN/L(x)": self._real_error, "BEGAN/L(G(z))/D": out["fake"].detach()}
 
-    def g_step(self) -> dict:
+    def g_step(self, backward) -> dict:
         """G: min L(G(z_G)); then the k_t update and M_global from this step's L(x) and L(G(z_G))."""
-        fake, self._last_fake = self._last_fake, None
-
-        def objective():
-            generated = fake if fake is not None else self.G_train(self.noise(self.local_batch_size))
-            loss = self.loss.g(self.D_frozen(self.instance_noise(generated)))["loss"]
-            return loss, {"loss": loss}
-
-        g_loss = self.update_G(objective)["loss"].detach()
-        fake_error = g_loss.float()
-        p = self.params
+        reused, self._reused = self._reused, None
+        generated = reused[0] if reused is not None else self.G_train(self.noise(self.trainer.local_batch_size))
+        loss = self.loss.g(None, self.D_frozen(self.d_input(generated)))["loss"]
+        backward(loss)
+        fake_error, p = loss.detach().float(), self.params
         m_global = convergence_measure(p.gamma, self._real_error, fake_error)
         self.k = update_k(self.k, p.gamma, p.lambda_k, self._real_error, fake_error)
-        return {"Loss/G": g_loss, "BEGAN/M_global": m_global, "BEGAN/k": self.k.clone()}
+        return {"Loss/G": loss.detach(), "BEGAN/M_global": m_global, "BEGAN/k": self.k.clone()}
+
+    def d_logits(self, x, labels=None):
+        """D's reconstruction errors of x (what its loss reads as logits)."""
+        return self.trainer.D(x)
 
 
 class ConvergencePlot(Monitor):
@@ -156,5 +146,3 @@ def plot_convergence(stats_path: str, out_path: str) -> str | None:
     plt.close(fig)
     return out_path
 
-
-ALGORITHMS.register("began")(BEGANTrainer)

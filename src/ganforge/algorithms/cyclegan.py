@@ -30,9 +30,10 @@ from ..data.unpaired import load_unpaired
 from ..nets import _checked_kwargs
 from ..nets.patchgan import build_patch_discriminator
 from ..nets.resnet_generator import build_resnet_generator
-from ..train.engine import Phase
+from ..losses import get_loss
+from ..train.algorithm import Update
 from ..train.image_pool import ImagePool
-from .translation import TranslationTrainer
+from .translation import TranslationAlgorithm
 from . import ALGORITHMS
 
 
@@ -61,11 +62,13 @@ def cycle_losses(real_a, real_b, rec_a, rec_b, idt_a, idt_b, lambda_cycle: float
     return out
 
 
-class CycleGANTrainer(TranslationTrainer):
+@ALGORITHMS.register("cyclegan")
+class CycleGAN(TranslationAlgorithm):
     name = "cyclegan"
     description = "unpaired image-to-image translation: two ResNet G, two PatchGAN D, cycle + identity L1 (Zhu et al. 2017)"
     Params = CycleGANParams
     directions = ("AtoB", "BtoA")
+    watched_G, watched_D = "G_AB", "D_B"  # the monitors see A -> B and B's discriminator
 
     @classmethod
     def load_translation(cls, cfg, params):
@@ -102,51 +105,41 @@ class CycleGANTrainer(TranslationTrainer):
         # through uint8 and the data's own channel conversion, as the B images themselves were made
         return {"AtoB": to_float(match_channels(to_uint8(styled(plain)), data.channels))}
 
-    def setup_networks(self) -> None:
-        n = self.nets
-        self.G, self.D = n["G_AB"], n["D_B"]  # what the monitors see: A -> B and B's discriminator
-        self.G_AB, self.G_BA, self.D_A, self.D_B = (self.train_view(n[k]) for k in ("G_AB", "G_BA", "D_A", "D_B"))
-        p = self.params
+    def setup(self) -> None:
+        t, p = self.trainer, self.params
+        self.loss = get_loss(self.cfg.loss)
+        self.G_AB, self.G_BA, self.D_A, self.D_B = (t.train_view(k) for k in ("G_AB", "G_BA", "D_A", "D_B"))
         self.pool_a, self.pool_b = ImagePool(p.pool_size, self.cfg.seed + 1), ImagePool(p.pool_size, self.cfg.seed + 2)
-        self._fakes = None
+        self._batch = None
 
     def discriminator_parameters(self):
-        return [*self.nets["D_A"].parameters(), *self.nets["D_B"].parameters()]
+        nets = self.trainer.nets
+        return [*nets["D_A"].parameters(), *nets["D_B"].parameters()]
 
     def extra_state(self) -> dict:
         return {"pool_a": self.pool_a.state_dict(), "pool_b": self.pool_b.state_dict()}
 
     def load_extra_state(self, state: dict) -> None:
-        self.pool_a.load_state_dict(state["pool_a"], self.device)
-        self.pool_b.load_state_dict(state["pool_b"], self.device)
+        device = self.trainer.device
+        self.pool_a.load_state_dict(state["pool_a"], device)
+        self.pool_b.load_state_dict(state["pool_b"], device)
 
-    def algorithm(self) -> list[Phase]:
+    def updates(self) -> list[Update]:
         """The reference order: both generators first, then both discriminators on pooled fakes."""
-        return [Phase("G", self.generators_step), Phase("D", self.discriminators_step)]
+        return [Update("G", self.generators_step, frozen=("D_A", "D_B")), Update("D", self.discriminators_step)]
 
-    def generators_step(self) -> dict:
+    def generators_step(self, backward) -> dict:
         p = self.params
-        real_a, real_b = self.batches.next()
-        opt_G = self.course_G.prepare(self.step)
-        discriminators = (self.nets["D_A"], self.nets["D_B"])
-        for D in discriminators:
-            D.requires_grad_(False)  # G's phase: no gradients for D's weights
-        try:
-            with self.precision.autocast():
-                fake_b, fake_a = self.G_AB(real_a), self.G_BA(real_b)  # (N, C, S, S) each
-                rec_a, rec_b = self.G_BA(fake_b), self.G_AB(fake_a)
-                idt_a = idt_b = None
-                if p.lambda_identity > 0:
-                    idt_a, idt_b = self.G_BA(real_a), self.G_AB(real_b)
-                adversarial = p.adversarial_weight * (self.loss.g(self.D_B(fake_b))["loss"] + self.loss.g(self.D_A(fake_a))["loss"])
-                terms = cycle_losses(real_a, real_b, rec_a, rec_b, idt_a, idt_b, p.lambda_cycle, p.lambda_identity)
-                loss = adversarial + sum(terms.values())
-            opt_G.zero_grad(set_to_none=True)
-            self.precision.backward("G", loss)
-        finally:
-            for D in discriminators:
-                D.requires_grad_(True)
-        self.precision.step("G", opt_G)
+        real_a, real_b = self.trainer.batches.next()
+        fake_b, fake_a = self.G_AB(real_a), self.G_BA(real_b)  # (N, C, S, S) each
+        rec_a, rec_b = self.G_BA(fake_b), self.G_AB(fake_a)
+        idt_a = idt_b = None
+        if p.lambda_identity > 0:
+            idt_a, idt_b = self.G_BA(real_a), self.G_AB(real_b)
+        adversarial = p.adversarial_weight * (self.loss.g(None, self.D_B(fake_b))["loss"] + self.loss.g(None, self.D_A(fake_a))["loss"])
+        terms = cycle_losses(real_a, real_b, rec_a, rec_b, idt_a, idt_b, p.lambda_cycle, p.lambda_identity)
+        loss = adversarial + sum(terms.values())
+        backward(loss)
         self._batch = (real_a, real_b, fake_a.detach(), fake_b.detach())
         stats = {"Loss/G": loss.detach(), "Loss/G/gan": adversarial.detach(), "Loss/G/cycle": terms["cycle"].detach(),
                  "Cycle/L1": 0.5 * (l1(rec_a, real_a) + l1(rec_b, real_b)).detach()}  # fmt: skip
@@ -154,22 +147,17 @@ class CycleGANTrainer(TranslationTrainer):
             stats["Loss/G/identity"] = terms["identity"].detach()
         return stats
 
-    def discriminators_step(self) -> dict:
+    def discriminators_step(self, backward) -> dict:
         real_a, real_b, fake_a, fake_b = self._batch
         self._batch = None
         fake_a, fake_b = self.pool_a.query(fake_a), self.pool_b.query(fake_b)
-        opt_D = self.course_D.prepare(self.step)
-        with self.precision.autocast():
-            real_logits_b, fake_logits_b = self.D_B(real_b), self.D_B(fake_b)
-            out_a = self.loss.d(self.D_A(real_a), self.D_A(fake_a))
-            out_b = self.loss.d(real_logits_b, fake_logits_b)
-            loss = out_a["loss"] + out_b["loss"]
-        opt_D.zero_grad(set_to_none=True)
-        self.precision.backward("D", loss)
-        self.precision.step("D", opt_D)
-        self.d_steps += 1
+        real_logits_b, fake_logits_b = self.D_B(real_b), self.D_B(fake_b)
+        out_a = self.loss.d(self.D_A(real_a), self.D_A(fake_a))
+        out_b = self.loss.d(real_logits_b, fake_logits_b)
+        loss = out_a["loss"] + out_b["loss"]
+        backward(loss)
         return {"Loss/D": loss.detach(), "Loss/D/A": out_a["loss"].detach(), "Loss/D/B": out_b["loss"].detach(),
-                "D(x)": self._d_output(real_logits_b), "D(G(z))": self._d_output(fake_logits_b)}  # fmt: skip
+                "D(x)": self.d_output(real_logits_b), "D(G(z))": self.d_output(fake_logits_b)}  # fmt: skip
 
     @torch.no_grad()
     def triplets(self) -> torch.Tensor:
@@ -181,5 +169,3 @@ class CycleGANTrainer(TranslationTrainer):
             rows += [torch.stack([r.cpu(), f, c]) for r, f, c in zip(real, fake, rec)]
         return torch.cat(rows)
 
-
-ALGORITHMS.register("cyclegan")(CycleGANTrainer)

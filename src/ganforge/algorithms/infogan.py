@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from ..losses.information import categorical_nll, gaussian_nll
 from ..nets import MODELS, build_models
-from ..train.engine import Trainer
+from .gan import GAN
 from . import ALGORITHMS
 
 CONT_STDS = ("fixed", "learned")
@@ -95,17 +95,16 @@ class CodeLayout:
         return z
 
 
-class InfoGANTrainer(Trainer):
+@ALGORITHMS.register("infogan")
+class InfoGAN(GAN):
+    """The gan algorithm with G's input split into noise and codes, and the information term on the
+    generated side of both players' losses (D's Q head reads the codes back)."""
+
     name = "infogan"
     description = "GAN + latent codes that a Q head on D's body recovers: mutual-information loss (Chen et al. 2016)"
     Params = InfoGANParams
-
-    def __init__(self, cfg, *args, **kwargs):
-        for key in ("gp_weight", "r1_weight", "clip_value"):
-            if getattr(cfg, key):
-                raise ConfigError(f"the infogan algorithm does not apply {key} (its D step is its own); set {key}=0")
-        super().__init__(cfg, *args, **kwargs)
-        self.layout = self.layout_for(cfg)
+    # Packing would make Q read the codes of a group of samples at once: it has one code per sample.
+    supports = GAN.supports - {"pack"}
 
     @classmethod
     def parse_params(cls, cfg):
@@ -138,15 +137,27 @@ class InfoGANTrainer(Trainer):
         return {"G": G, "D": D}
 
     @classmethod
-    def latent(cls, cfg, n, generator=None):
-        return cls.layout_for(cfg).sample(n, generator)
+    def latent(cls, cfg, n, generator=None, device=None):
+        return cls.layout_for(cfg).sample(n, generator, device)
 
-    def noise(self, n: int) -> torch.Tensor:
-        """This rank's n rows of a global draw of G's input (as randn_local does for Gaussian noise)."""
-        if not self.world.enabled:
-            return self.layout.sample(n, device=self.device)
-        draw = self.layout.sample(n * self.world.world_size, device=self.device)
-        return draw[self.world.rank * n : (self.world.rank + 1) * n]
+    def setup(self) -> None:
+        self.layout = self.layout_for(self.cfg)
+        super().setup()
+
+    def call_D(self, D, x, labels, side="real"):
+        """D's logits, and for generated images the Q head's output (the codes' distribution)."""
+        return (D(x), None) if side == "real" else D(x, with_q=True)
+
+    def aux_loss(self, player, side, aux, labels, z, stats):
+        """lambda L_I on the generated side: both players minimise the codes' NLL under Q (eq. 5-6)."""
+        if side == "real":
+            return 0.0
+        info = self.information_loss(aux, z)
+        if player == "D":
+            stats.update({k: v for k, v in info.items() if k != "loss"})
+        else:
+            stats["Loss/G/info"] = info["loss"].detach()
+        return info["loss"]
 
     def information_loss(self, q: torch.Tensor, z: torch.Tensor) -> dict:
         """lambda_cat * CE(categorical) + lambda_cont * Gaussian NLL(continuous) of the codes in G's input z."""
@@ -160,47 +171,6 @@ class InfoGANTrainer(Trainer):
         if cats:  # how often Q reads the first categorical code right: 1/K by chance
             stats["Q/accuracy"] = (logits[0].argmax(1) == cats[0]).float().mean().detach()
         return {"loss": loss, **stats}
-
-    # ------------------------------------------------------------------ the phases
-    def d_step(self) -> dict:
-        """D, Q: min BCE(D(x), 1) + BCE(D(G(z, c)), 0) + lambda NLL_Q(c | G(z, c))."""
-        c = self.cfg
-        real, _ = self.batches.next()
-        z = self.noise(len(real))
-        G, D = self.G_train, self.D_train
-        with self.precision.autocast():
-            if c.reuse_fake:  # G's phase reuses this batch and its codes
-                fake = G(z)
-                self._last_fake = (fake, z)
-            else:
-                with torch.no_grad():
-                    fake = G(z)
-            real_logits = D(self.instance_noise(real))
-            fake_logits, q = D(self.instance_noise(fake.detach()), with_q=True)
-            out = self.loss.d(real_logits, fake_logits, real_target=1.0 - c.label_smoothing)
-            info = self.information_loss(q, z)
-            loss = out["loss"] + info["loss"]
-        self.update_D(loss)
-        stats = {"Loss/D": out["loss"].detach(), **{k: v for k, v in info.items() if k != "loss"}}
-        stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits)
-        return stats
-
-    def g_step(self) -> dict:
-        """G: min -log D(G(z, c)) + lambda NLL_Q(c | G(z, c)), D and Q frozen."""
-        last, self._last_fake = self._last_fake, None
-
-        def objective():
-            if last is None:
-                z = self.noise(self.local_batch_size)
-                fake = self.G_train(z)
-            else:
-                fake, z = last
-            fake_logits, q = self.D_frozen(self.instance_noise(fake), with_q=True)
-            out = self.loss.g(fake_logits)
-            info = self.information_loss(q, z)
-            return out["loss"] + info["loss"], {"Loss/G": out["loss"].detach(), "Loss/G/info": info["loss"].detach()}
-
-        return self.update_G(objective)
 
     # ------------------------------------------------------------------ what the codes do
     @classmethod
@@ -242,5 +212,3 @@ class InfoGANTrainer(Trainer):
     def categorical_codes(cls, cfg) -> list[int]:
         return list(cls.layout_for(cfg).categorical)
 
-
-ALGORITHMS.register("infogan")(InfoGANTrainer)

@@ -24,8 +24,10 @@ from ..data.paired import load_paired
 from ..nets import _checked_kwargs
 from ..nets.patchgan import build_patch_discriminator
 from ..nets.unet import build_unet_generator
-from ..train.engine import Phase
-from .translation import TranslationTrainer
+from ..data.unpaired import test_images
+from ..losses import get_loss
+from ..train.algorithm import Update
+from .translation import TranslationAlgorithm
 from . import ALGORITHMS
 from .cyclegan import l1
 
@@ -37,7 +39,8 @@ class Pix2PixParams:
     flip: bool = True  # random horizontal flips (the same for a and b)
 
 
-class Pix2PixTrainer(TranslationTrainer):
+@ALGORITHMS.register("pix2pix")
+class Pix2Pix(TranslationAlgorithm):
     name = "pix2pix"
     description = "paired image-to-image translation: U-Net G, conditional PatchGAN D, GAN + 100 L1 (Isola et al. 2017)"
     Params = Pix2PixParams
@@ -70,33 +73,41 @@ class Pix2PixTrainer(TranslationTrainer):
         """Every test input's pair is its right answer."""
         return {"AtoB": to_float(data.test_b.images[:n])}
 
-    def algorithm(self) -> list[Phase]:
-        """The reference order: G(a) once, D on it (detached), then G through the frozen D."""
-        return [Phase("D", self.conditional_d_step), Phase("G", self.conditional_g_step)]
-
-    def conditional_d_step(self) -> dict:
-        real_a, real_b = self.batches.next()
-        with self.precision.autocast():
-            fake_b = self.G_train(real_a)
-            real_logits = self.D_train(torch.cat([real_a, real_b], 1))  # (N, 1, h, w) patch logits
-            fake_logits = self.D_train(torch.cat([real_a, fake_b.detach()], 1))
-            out = self.loss.d(real_logits, fake_logits)
-            loss = 0.5 * out["loss"]
-        self.update_D(loss)
-        self._batch = (real_a, real_b, fake_b)
-        return {"Loss/D": loss.detach(), "D(x)": self._d_output(real_logits), "D(G(z))": self._d_output(fake_logits)}
-
-    def conditional_g_step(self) -> dict:
-        real_a, real_b, fake_b = self._batch
+    def setup(self) -> None:
+        t = self.trainer
+        self.loss = get_loss(self.cfg.loss)
+        self.G_train, self.D_train, self.D_frozen = t.train_view("G"), t.train_view("D"), t.frozen_view("D")
         self._batch = None
 
-        def objective():
-            adversarial = self.loss.g(self.D_frozen(torch.cat([real_a, fake_b], 1)))["loss"]
-            distance = l1(fake_b, real_b)
-            loss = adversarial + self.params.lambda_l1 * distance
-            return loss, {"Loss/G": loss.detach(), "Loss/G/gan": adversarial.detach(), "Loss/G/L1": distance.detach()}
+    def updates(self) -> list[Update]:
+        """The reference order: G(a) once, D on it (detached), then G through the frozen D."""
+        return [Update("D", self.conditional_d_step), Update("G", self.conditional_g_step, frozen=("D",))]
 
-        return self.update_G(objective)
+    def conditional_d_step(self, backward) -> dict:
+        real_a, real_b = self.trainer.batches.next()
+        fake_b = self.G_train(real_a)
+        real_logits = self.D_train(torch.cat([real_a, real_b], 1))  # (N, 1, h, w) patch logits
+        fake_logits = self.D_train(torch.cat([real_a, fake_b.detach()], 1))
+        loss = 0.5 * self.loss.d(real_logits, fake_logits)["loss"]
+        backward(loss)
+        self._batch = (real_a, real_b, fake_b)
+        return {"Loss/D": loss.detach(), "D(x)": self.d_output(real_logits), "D(G(z))": self.d_output(fake_logits)}
+
+    def conditional_g_step(self, backward) -> dict:
+        real_a, real_b, fake_b = self._batch
+        self._batch = None
+        adversarial = self.loss.g(None, self.D_frozen(torch.cat([real_a, fake_b], 1)))["loss"]
+        distance = l1(fake_b, real_b)
+        loss = adversarial + self.params.lambda_l1 * distance
+        backward(loss)
+        return {"Loss/G": loss.detach(), "Loss/G/gan": adversarial.detach(), "Loss/G/L1": distance.detach()}
+
+    def d_logits(self, x: torch.Tensor, labels=None) -> torch.Tensor:
+        """The conditional D's patch logits for target-domain images x, each paired with its input:
+        the first len(x) test images of domain A (the pairs of the test set's B images, which the
+        monitors show, and the inputs of the fixed translations)."""
+        condition = test_images(self.translation.test_a, len(x), self.trainer.device)
+        return self.trainer.D(torch.cat([condition, x.to(condition.device)], 1))
 
     @torch.no_grad()
     def triplets(self) -> torch.Tensor:
@@ -104,5 +115,3 @@ class Pix2PixTrainer(TranslationTrainer):
         fake = self.translate("AtoB", self.fixed_a)
         return torch.cat([torch.stack([a.cpu(), f, b.cpu()]) for a, f, b in zip(self.fixed_a, fake, self.fixed_b)])
 
-
-ALGORITHMS.register("pix2pix")(Pix2PixTrainer)

@@ -26,7 +26,6 @@ package's losses and gradient_penalty.
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 
 import torch
@@ -35,9 +34,8 @@ import torch.nn.functional as F
 from ..config import Config
 from ..data import DataSpec
 from ..errors import ConfigError
-from ..losses import gradient_penalty
 from ..nets.progan import reachable_sizes, stage_resolution
-from ..train.engine import Phase, Trainer
+from .gan import GAN
 from . import ALGORITHMS
 
 
@@ -46,7 +44,6 @@ class ProGANParams:
     fade_steps: int = 0  # the paper's uniform schedule: every resolution from 8x8 up fades in over this many steps...
     stable_steps: int = 0  # ...and every resolution stabilises this long (the last one until `steps`)
     schedule: list[dict] = field(default_factory=list)  # or each resolution's own: [{res, fade, stable}], 4 up to the data's size
-    drift: float = 0.001  # eps_drift: weight of E[D(x)^2] in D's loss (sec. A.1)
     reset_optimizers: bool = True  # clear Adam's moments when a fade or a stabilisation begins (official code)
 
 
@@ -167,93 +164,64 @@ def reals_at(real: torch.Tensor, stage: int, alpha: float) -> torch.Tensor:
     return x
 
 
-class ProGANTrainer(Trainer):
+@ALGORITHMS.register("progan")
+class ProGAN(GAN):
+    """The gan algorithm at a growing resolution: before each step the networks (and G's EMA copy) are
+    set to the step's (stage, alpha), reals are pooled to it, and G and D are called at it."""
+
     name = "progan"
     description = "progressive growing from 4x4 with fade-in, WGAN-GP + drift (Karras et al. 2018)"
     Params = ProGANParams
-    # The engine's options this algorithm's phases do not implement (refused rather than ignored).
-    # reuse_fake is not among them: G's phase always draws fresh noise, as the official code does.
-    UNSUPPORTED = ("r1_weight", "clip_value", "instance_noise", "label_smoothing", "diffaugment")
+    # Packing and class conditioning are not built into the progan nets' growth.
+    supports = GAN.supports - {"pack"}
+    # The blocks above the current stage (and the old toRGB/fromRGB once a fade is over) get no
+    # gradient until the net grows: DDP must be told some weights sit out a step.
+    ddp_find_unused_parameters = True
 
     @classmethod
     def build_networks(cls, cfg: Config, spec: DataSpec) -> dict[str, torch.nn.Module]:
         if cfg.model.name != "progan":
             raise ConfigError(f"the progan algorithm grows the progan model; set model.name=progan (got {cfg.model.name})")
+        conditional = [f"model.{key}" for key in ("conditional_g", "conditional_d") if getattr(cfg.model, key)]
+        if conditional:
+            raise ConfigError(f"the progan algorithm does not implement {', '.join(conditional)}; turn them off")
         nets = super().build_networks(cfg, spec)  # the family refuses sides it cannot reach
         build_growth(cls.parse_params(cfg), spec.shape[-1])
         return nets
 
-    def train_view(self, net: torch.nn.Module, ddp: bool = True, compile: bool | None = None) -> torch.nn.Module:
-        """As the engine's, but DDP told that some weights sit out a step: the blocks above the current
-        stage (and the old toRGB/fromRGB once a fade is over) get no gradient until the net grows."""
-        if not (ddp and self.world.enabled):
-            return super().train_view(net, ddp, compile)
-        from torch.nn.parallel import DistributedDataParallel as DDP
+    def setup(self) -> None:
+        super().setup()
+        self.growth = build_growth(self.params, self.trainer.data.spec().shape[-1])
+        self.apply_growth(self.trainer.step)  # samples before the first step show this step's stage
 
-        view = DDP(net, device_ids=[self.device.index] if self.device.type == "cuda" else None, find_unused_parameters=True)
-        return self.compiled(view, compile)
-
-    def algorithm(self) -> list[Phase]:
-        c = self.cfg
-        used = [key for key in self.UNSUPPORTED if getattr(c, key, None)]
-        used += ["pack"] if getattr(c, "pack", 1) not in (0, 1) else []
-        used += [f"model.{key}" for key in ("conditional_g", "conditional_d") if getattr(c.model, key, None)]
-        if used:
-            raise ConfigError(f"the progan algorithm does not implement {', '.join(used)}; turn them off")
-        self.growth = build_growth(self.params, self.data.spec().shape[-1])
-        self.apply_growth(self.step)  # samples before the first step (and after a resume) show this step's stage
-        return [Phase("grow", self.grow_step), Phase("D", self.d_step, repeat=self.critic_steps), Phase("G", self.g_step, repeat=self.generator_steps)]
+    def load_extra_state(self, state: dict) -> None:
+        self.apply_growth(self.trainer.step)  # stage and alpha are a pure function of the step
 
     def apply_growth(self, step: int) -> None:
+        t = self.trainer
         self.stage, self.alpha = self.growth.at(step)
-        nets = [self.G, self.D] + ([self.G_ema.module] if self.G_ema is not None else [])
-        for net in nets:
+        for net in [t.nets["G"], t.nets["D"]] + ([t.G_ema.module] if t.G_ema is not None else []):
             net.set_growth(self.stage, self.alpha)
 
-    def grow_step(self) -> dict:
-        self.apply_growth(self.step)
-        if self.params.reset_optimizers and self.growth.starts_phase(self.step):
-            for course in (self.course_G, self.course_D):
-                course.optimizer.state.clear()  # Adam's moments and step count start afresh
+    def before_step(self, step: int) -> dict:
+        """Grow: this step's (stage, alpha); at the first step of every fade and stabilisation, Adam's
+        moments start afresh, as the official code does (`reset_opt_for_new_lod`)."""
+        self.apply_growth(step)
+        if self.params.reset_optimizers and self.growth.starts_phase(step):
+            for course in self.trainer.courses.values():
+                course.optimizer.state.clear()
         return {"Growth/res": torch.tensor(float(stage_resolution(self.stage))), "Growth/alpha": torch.tensor(self.alpha)}
 
-    def d_step(self) -> dict:
-        """min_D E[D(G(z))] - E[D(x)] + lambda GP + eps_drift E[D(x)^2] at this step's (stage, alpha)."""
-        c = self.cfg
-        real, _ = self.batches.next()
-        real = reals_at(real, self.stage, self.alpha)
-        z = self.noise(len(real))
-        D = functools.partial(self.D_train, stage=self.stage, alpha=self.alpha)
-        with self.precision.autocast():
-            with torch.no_grad():
-                fake = self.G_train(z, None, self.stage, self.alpha)
-            real_logits, fake_logits = D(real), D(fake)
-            out = self.loss.d(real_logits, fake_logits)
-            loss = out["loss"]
-            stats = {"Loss/D": loss}
-            if c.gp_weight > 0:
-                gp = gradient_penalty(D, real, fake)
-                loss = loss + c.gp_weight * gp
-                stats["Loss/D/gp"] = gp
-            if self.params.drift > 0:
-                drift = real_logits.float().pow(2).mean()
-                loss = loss + self.params.drift * drift
-                stats["Loss/D/drift"] = drift
-        self.update_D(loss)
-        stats["D(x)"], stats["D(G(z))"] = self._d_output(real_logits), self._d_output(fake_logits)
-        if "wasserstein" in out:
-            stats["Wasserstein"] = out["wasserstein"]
-        return stats
+    def real_batch(self):
+        real, labels = super().real_batch()
+        return reals_at(real, self.stage, self.alpha), labels
 
-    def g_step(self) -> dict:
-        """min_G the loss's G objective (-E[D(G(z))] for WGAN) through a frozen D at this step's stage."""
-        # G_ema's (stage, alpha) buffers equal G's: update_G's averaging keeps them.
-        def objective():
-            fake = self.G_train(self.noise(self.local_batch_size), None, self.stage, self.alpha)
-            loss = self.loss.g(self.D_frozen(fake, None, self.stage, self.alpha))["loss"]
-            return loss, {"Loss/G": loss}
+    def call_G(self, G, z, labels):
+        return G(z, labels, self.stage, self.alpha)
 
-        return self.update_G(objective)
+    def call_D(self, D, x, labels, side="real"):
+        return D(x, labels, self.stage, self.alpha), None
 
-
-ALGORITHMS.register("progan")(ProGANTrainer)
+    def d_logits(self, x, labels=None):
+        """D's logits for full-size x as training presents it at this step: pooled to the stage."""
+        return self.call_D(self.trainer.D, reals_at(x, self.stage, self.alpha), None)[0]

@@ -44,12 +44,14 @@ def run(args) -> int:
 def run_gan(args) -> int:
     from ..config import parse_override
     from ..presets import resolve_config
+    from ..runs import build_trainer
     from ..train.lr_range import gan_lr_find
 
     flags = {"data": args.data, "batch_size": args.batch_size, "seed": args.seed, "device": args.device}
     overrides = [parse_override(o) for o in args.overrides] + [{k: v for k, v in flags.items() if v is not None}]
     cfg = resolve_config(args.preset, overrides)
-    result = gan_lr_find(cfg, args.net, args.start, args.end, args.num, args.mode, args.diverge)
+    trainer = build_trainer(cfg, progress=False)
+    result = gan_lr_find(trainer, args.net, args.start, args.end, args.num, args.mode, args.diverge)
     return report(result, args.out, f"lr range test: {args.net.upper()} of {cfg.preset} on {cfg.data}")
 
 

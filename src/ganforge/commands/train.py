@@ -13,6 +13,7 @@ import sys
 from .. import config as config_mod
 from ..errors import ConfigError
 from ..presets import DEFAULT_PRESET, resolve_config
+from ..stored import from_stored
 from ..monitors.seeing import SeeingMonitor, seeing_monitors
 from ..runs import DEFAULT_RUNS_ROOT, resume, train
 from ..runtime.distributed import World, env_world
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         if args.nproc < 1:
             raise ConfigError(f"--nproc {args.nproc}: give at least 1 process")
         if args.nproc > 1:
-            cfg = config_mod.from_dict(_resumed_config(args.resume)) if args.resume else resolve_config(args.preset, overrides)
+            cfg = from_stored(_resumed_config(args.resume)) if args.resume else resolve_config(args.preset, overrides)
             return launch(args.argv, args.nproc, args.device or cfg.device, cfg.batch_size)
     if args.resume:
         if args.dry_run:

@@ -35,7 +35,7 @@ def register(sub) -> None:
 def translate_files(run, pairs: list[tuple[str, str]], direction: str = "AtoB") -> None:
     """Translate each (input path, output path) with a loaded run."""
     from ..data.domains import read_uint8, resize_uint8, to_float, to_uint8
-    from ..train.engine import evaluating
+    from ..train.sampling import evaluating
 
     if not hasattr(run.algorithm, "translator"):
         raise ConfigError(f"{run.run_dir} is a {run.algorithm.name} run, not a translation run (cyclegan, pix2pix)")

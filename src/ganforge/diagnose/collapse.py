@@ -57,10 +57,10 @@ class CollapseCheck:
         self.ratio, self.warmup_steps = ratio, warmup_steps
         self.persistence = Persistence(window)
         self.real: float | None = None  # real mean pairwise distance
-        self.real_nn: float | None = None  # real nearest-neighbour distance among len(fixed_z) samples
+        self.real_nn: float | None = None  # real nearest-neighbour distance among as many samples as the grid's
 
     def start(self, trainer) -> None:
-        n_fixed = len(trainer.fixed_z)
+        n_fixed = trainer.n_fixed_samples
         # one draw serves both yardsticks: each takes a prefix of the same fixed permutation
         real = real_samples(trainer.data.dataset, max(REAL_SAMPLES, n_fixed), trainer.cfg.seed)
         self.real = diversity(real[:REAL_SAMPLES])
@@ -69,7 +69,7 @@ class CollapseCheck:
     def check(self, trainer, record: dict) -> Diagnosis | None:
         if self.real is None:
             self.start(trainer)
-        if not self.real or len(trainer.fixed_z) < 2:
+        if not self.real or trainer.n_fixed_samples < 2:
             return None
         fake = trainer.fixed_samples()  # the same samples the grids show
         share = diversity(fake) / self.real

@@ -11,6 +11,7 @@ import os
 from collections import Counter
 
 from .. import config as config_mod
+from ..stored import from_stored
 from ..errors import CheckpointError
 from ..metrics.records import read_best, read_metrics
 from ..runtime.checkpoint import list_checkpoints
@@ -42,7 +43,7 @@ def _labels(records: list[dict], loss: str) -> list[str]:
 
 def summarize(run_dir: str) -> str:
     require_run_dir(run_dir)
-    cfg = config_mod.from_dict(config_mod.read_yaml(os.path.join(run_dir, "config.yaml")))
+    cfg = from_stored(config_mod.read_yaml(os.path.join(run_dir, "config.yaml")))
     stats = os.path.join(run_dir, "stats.jsonl")
     if not os.path.isfile(stats):
         raise CheckpointError(f"{run_dir} has no stats.jsonl yet: it has not logged a tick (log_every={cfg.log_every})")

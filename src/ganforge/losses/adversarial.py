@@ -1,9 +1,12 @@
 """The adversarial losses as pure functions of D's raw logits.
 
 Each loss returns a dict with a 'loss' entry (what the loop back-propagates) and the terms behind it.
-`d(real_logits, fake_logits)` is minimised by D, `g(fake_logits)` by G. D's loss is a sum of a term on
-real logits and a term on generated ones for every loss here (`d_real`, `d_fake`), which lets the loop
-back-propagate the real half before it generates the other (one half's activations alive, not two). Logits never pass through an
+Both players see both sides: `d(real_logits, fake_logits)` is minimised by D and `g(real_logits,
+fake_logits)` by G, so a relativistic loss, which compares a real and a generated sample, fits the same
+shape. Most losses ignore the real side in G's objective (`g_needs_real` False: the algorithm may pass
+None there and save D's forward pass on reals). Where D's loss is a sum of a term on real logits and a
+term on generated ones (`d_real`, `d_fake`: `separable`), an algorithm may back-propagate the real half
+before it generates the other (one half's activations alive, not two). Logits never pass through an
 explicit sigmoid: log(sigmoid(l)) = -softplus(-l) and log(1 - sigmoid(l)) = -softplus(l) keep the
 maths finite for any logit.
 """
@@ -25,13 +28,17 @@ LOSSES: Registry = Registry("loss")
 class AdversarialLoss:
     name: str
     d: Callable[..., dict]  # (real_logits, fake_logits, real_target=1.0) -> {'loss', ...}
-    g: Callable[[Tensor], dict]  # (fake_logits) -> {'loss'}
+    g: Callable[[Tensor | None, Tensor], dict]  # (real_logits, fake_logits) -> {'loss'}
     probabilistic: bool  # D's output is a probability logit (report D(x) as sigmoid) or a raw score
     citation: str
     # D's loss as d_real(real_logits, real_target) + d_fake(fake_logits); None where it is no such sum
     d_real: Callable[..., Tensor] | None = None
     d_fake: Callable[[Tensor], Tensor] | None = None
     estimates_wasserstein: bool = False  # -(d_real + d_fake) is the critic's Wasserstein estimate
+    g_needs_real: bool = False  # G's objective reads D's logits on real data too (relativistic)
+    # D's target for real data is a label that one-sided label smoothing can move (BCE's 1, LSGAN's b);
+    # a critic's or hinge's real term has no label, so label_smoothing is refused there
+    smoothable: bool = False
 
     @property
     def separable(self) -> bool:
@@ -65,12 +72,12 @@ def bce_d_fake(fake_logits: Tensor) -> Tensor:
     return F.softplus(fake_logits).mean()  # -log(1 - sigmoid(l))
 
 
-def minimax_g(fake_logits: Tensor) -> dict:
+def minimax_g(real_logits: Tensor | None, fake_logits: Tensor) -> dict:
     """The paper's G objective: minimise log(1 - D(G(z))) = -softplus(l). Saturates when D wins."""
     return {"loss": -F.softplus(fake_logits).mean()}
 
 
-def nonsaturating_g(fake_logits: Tensor) -> dict:
+def nonsaturating_g(real_logits: Tensor | None, fake_logits: Tensor) -> dict:
     """Goodfellow et al.'s practical G objective: maximise log D(G(z)) = minimise softplus(-l)."""
     return {"loss": F.softplus(-fake_logits).mean()}
 
@@ -84,7 +91,7 @@ def least_squares_d_fake(fake_logits: Tensor) -> Tensor:
     return 0.5 * fake_logits.pow(2).mean()
 
 
-def least_squares_g(fake_logits: Tensor) -> dict:
+def least_squares_g(real_logits: Tensor | None, fake_logits: Tensor) -> dict:
     """Mao et al. 2017, eq. (2) with c=1: 1/2 E[(D(G(z)) - c)^2]."""
     return {"loss": 0.5 * (fake_logits - 1.0).pow(2).mean()}
 
@@ -98,7 +105,7 @@ def wasserstein_d_fake(fake_logits: Tensor) -> Tensor:
     return fake_logits.mean()
 
 
-def wasserstein_g(fake_logits: Tensor) -> dict:
+def wasserstein_g(real_logits: Tensor | None, fake_logits: Tensor) -> dict:
     return {"loss": -fake_logits.mean()}
 
 
@@ -111,19 +118,37 @@ def hinge_d_fake(fake_logits: Tensor) -> Tensor:
     return F.relu(1.0 + fake_logits).mean()
 
 
-def _separable(name: str, d_real, d_fake, g, probabilistic: bool, citation: str, wasserstein: bool = False) -> AdversarialLoss:
+def relativistic_d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
+    """RpGAN (Jolicoeur-Martineau 2019, "The relativistic discriminator", eq. 7 with f = -log sigmoid):
+    D maximises log sigmoid(C(x) - C(G(z))) over pairs of a real and a generated sample, i.e. minimises
+    E[softplus(-(C(x_i) - C(G(z_i))))]. Pairs are formed by position in the batch (x_i with G(z_i)), as
+    R3GAN's code does. Not a sum of a real and a generated term: both sides back-propagate together."""
+    return {"loss": F.softplus(fake_logits - real_logits).mean()}
+
+
+def relativistic_g(real_logits: Tensor, fake_logits: Tensor) -> dict:
+    """RpGAN's G: the same pairs with the roles swapped, minimise E[softplus(-(C(G(z_i)) - C(x_i)))]:
+    G is rewarded for making its sample look more real than the real one it is paired with."""
+    return {"loss": F.softplus(real_logits - fake_logits).mean()}
+
+
+def _separable(name: str, d_real, d_fake, g, probabilistic: bool, citation: str, wasserstein: bool = False,
+               smoothable: bool = False) -> AdversarialLoss:  # fmt: skip
     """A loss whose D objective is d_real + d_fake; its d() is the sum, with both terms reported."""
     loss: AdversarialLoss
 
     def d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
         return loss.d_terms(d_real(real_logits, real_target), d_fake(fake_logits))
 
-    loss = AdversarialLoss(name, d, g, probabilistic, citation, d_real, d_fake, wasserstein)
+    loss = AdversarialLoss(name, d, g, probabilistic, citation, d_real, d_fake, wasserstein, smoothable=smoothable)
     return _register(loss)
 
 
-_separable("minimax", bce_d_real, bce_d_fake, minimax_g, True, "Goodfellow et al. 2014, eq. 1 (G minimises log(1 - D(G(z))))")
-_separable("nonsaturating", bce_d_real, bce_d_fake, nonsaturating_g, True, "Goodfellow et al. 2014, sec. 3 (G maximises log D(G(z)))")
-_separable("least-squares", least_squares_d_real, least_squares_d_fake, least_squares_g, False, "Mao et al. 2017, LSGAN eq. 2 (a=0, b=1, c=1)")
+_separable("minimax", bce_d_real, bce_d_fake, minimax_g, True, "Goodfellow et al. 2014, eq. 1 (G minimises log(1 - D(G(z))))", smoothable=True)
+_separable("nonsaturating", bce_d_real, bce_d_fake, nonsaturating_g, True, "Goodfellow et al. 2014, sec. 3 (G maximises log D(G(z)))", smoothable=True)
+_separable("least-squares", least_squares_d_real, least_squares_d_fake, least_squares_g, False, "Mao et al. 2017, LSGAN eq. 2 (a=0, b=1, c=1)", smoothable=True)
 _separable("wasserstein", wasserstein_d_real, wasserstein_d_fake, wasserstein_g, False, "Arjovsky et al. 2017, WGAN", wasserstein=True)
 _separable("hinge", hinge_d_real, hinge_d_fake, wasserstein_g, False, "Lim & Ye 2017; Miyato et al. 2018")
+_register(AdversarialLoss("relativistic", relativistic_d, relativistic_g, False,
+                          "Jolicoeur-Martineau 2019, RpGAN (relativistic pairing); R3GAN's loss (Huang et al. 2024, eq. 2)",
+                          g_needs_real=True))  # fmt: skip

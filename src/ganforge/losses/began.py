@@ -19,7 +19,7 @@ def began_d(real_errors: torch.Tensor, fake_errors: torch.Tensor, real_target: f
     return {"loss": real - k * fake, "real": real, "fake": fake}
 
 
-def began_g(fake_errors: torch.Tensor) -> dict:
+def began_g(real_errors: torch.Tensor | None, fake_errors: torch.Tensor) -> dict:
     return {"loss": fake_errors.mean()}
 
 

@@ -1,4 +1,6 @@
-"""Regularizers of D: weight clipping (WGAN), gradient penalty (WGAN-GP), R1 (Mescheder et al. 2018)."""
+"""Regularizers of D: weight clipping (WGAN), gradient penalty (WGAN-GP), R1 and R2 (Mescheder et al. 2018;
+R3GAN), the epsilon-drift term (ProGAN). Pure functions: the algorithms apply them through the shared
+helper ganforge.train.d_pipeline.DRegularizers, which owns their weights and lazy intervals."""
 from __future__ import annotations
 
 import torch
@@ -12,9 +14,10 @@ def clip_weights(D: nn.Module, clip_value: float) -> None:
         p.clamp_(-clip_value, clip_value)
 
 
-def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, c=None) -> torch.Tensor:
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, c=None) -> torch.Tensor:
     """Gulrajani et al. 2017, Algorithm 1: E[(||grad_x D(x_hat)||_2 - 1)^2] at x_hat = eps x + (1 - eps) x~,
-    eps ~ U[0, 1] per sample. Multiply by lambda (10 in the paper) in the caller."""
+    eps ~ U[0, 1] per sample. Multiply by lambda (10 in the paper) in the caller. `D` is any callable
+    x -> logits (a partial of D with its stage, for ProGAN)."""
     eps = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     logits = D(x_hat, c)
@@ -22,8 +25,18 @@ def gradient_penalty(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, c=Non
     return (grad.flatten(1).norm(2, dim=1) - 1).pow(2).mean()
 
 
-def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """Mescheder et al. 2018, eq. 9 without the gamma/2 factor: E[||grad_x D(x)||^2] on real data.
-    `real` must have requires_grad=True before D(real) was computed."""
-    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+def gradient_norm_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """E[||grad_x D(x)||^2] at the inputs D was applied to (`inputs` must have requires_grad=True before
+    D(inputs) was computed). On real data it is R1 (Mescheder et al. 2018, eq. 9, without the gamma/2
+    factor); on generated data R2 (the same paper; R3GAN applies both)."""
+    (grad,) = torch.autograd.grad(logits.sum(), inputs, create_graph=True)
     return grad.flatten(1).pow(2).sum(1).mean()
+
+
+r1_penalty = gradient_norm_penalty  # on real data
+
+
+def drift_penalty(real_logits: torch.Tensor) -> torch.Tensor:
+    """Karras et al. 2018 (ProGAN), sec. A.1: E[D(x)^2] on real data, weighted by eps_drift (0.001),
+    "to keep the discriminator output from drifting too far away from zero"."""
+    return real_logits.float().pow(2).mean()

@@ -70,7 +70,7 @@ class EvalMonitor(Monitor):
             return
         self.last = step
         if self.translation is not None:
-            cards = trainer.score_translation(self.translation, seed=EVAL_SEED, metrics=self.cfg.eval_metrics or None)
+            cards = trainer.algorithm.score_translation(self.translation, seed=EVAL_SEED, metrics=self.cfg.eval_metrics or None)
         else:
             cards = score(self._samples(trainer), self.reference, self.evaluator, self.metrics, seed=EVAL_SEED)
         if not trainer.world.is_main:  # this rank did its share of sampling and features; rank 0 writes

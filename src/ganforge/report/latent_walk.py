@@ -14,7 +14,7 @@ import math
 import torch
 
 from ..errors import GanforgeError
-from ..train.engine import sample_in_chunks
+from ..train.sampling import sample_in_chunks
 
 # Below this angle between z0 and z1 the spherical formula divides by ~0: use the straight line.
 SLERP_MIN_ANGLE = 1e-4

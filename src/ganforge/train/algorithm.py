@@ -1,0 +1,225 @@
+"""What a paper is to the training loop: an `Algorithm`.
+
+An algorithm declares, readable next to its paper's Algorithm box:
+  - `Params`: a dataclass of its own hyperparameters (config `algo:`), checked strictly;
+  - `build_networks(cfg, spec)`: its networks by name ("G" is the one EMA averages and sampling uses);
+  - `latent(cfg, n)`: G's input distribution;
+  - `updates()`: its list of `Update`s, each one optimizer step of G's or D's course, repeated
+    `repeat(step)` times per generator step, with the networks it freezes;
+  - `supports`: the switches of ganforge.train.d_pipeline its updates apply (the rest are refused);
+  - `extra_state()` / `load_extra_state()`: state of its own to checkpoint.
+The loop (train/loop.py) owns everything else: devices, DDP/compile views, precision, optimizers and
+their schedules, EMA, ticks, grids, checkpoints, resume, signals, monitors. An update's `run(backward)`
+computes its loss under the loop's autocast and calls `backward(loss)` (once, or once per half of a
+split loss); the loop clears gradients before, steps the optimizer after, and counts it.
+
+Class methods serve a trained run without a loop (`ganforge generate`, `load_run`): `build_networks`,
+`latent`, `latent_labels`, `generate`. Instance methods run inside a loop (`self.trainer`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .. import config as config_mod
+from ..config import Config
+from ..data import DataInfo, DataSpec, get_dataset
+from ..data.cache import cache_decoded_images
+from ..errors import ConfigError
+from .batches import BatchStream
+from .sampling import call_G, evaluating, latent_labels, rank_slice, sample_in_chunks
+from .samples import save_samples
+
+
+def once(step: int) -> int:
+    return 1
+
+
+@dataclass(frozen=True)
+class Update:
+    """One optimizer step of the network(s) of `course` ("G" or "D": opt_g or opt_d), run `repeat(step)`
+    times per generator step. `run(backward)` returns its statistics; `frozen` networks get no gradient
+    during it (G's update freezes D); `after()` runs after the optimizer step (weight clipping)."""
+
+    course: str
+    run: Callable[[Callable[[torch.Tensor], None]], dict]
+    repeat: Callable[[int], int] = once
+    frozen: tuple[str, ...] = ()
+    after: Callable[[], None] | None = None
+
+
+# Keys that choose how often a course updates: an algorithm whose updates of that course do not repeat
+# would ignore them, so they are refused there.
+REPEAT_KEYS = {"n_critic": "D", "critic_boost_steps": "D", "critic_boost_every": "D", "n_gen": "G"}
+
+
+class Algorithm:
+    name = ""
+    description = ""
+    Params = None  # a dataclass of the algorithm's own hyperparameters (config `algo:`); None: takes none
+    supports: frozenset = frozenset()  # switch keys (train.d_pipeline.SWITCHES) its updates apply
+    ddp_find_unused_parameters = False  # some weights sit out some steps (ProGAN's blocks above the stage)
+
+    # ------------------------------------------------------------------ a run without a loop
+    @classmethod
+    def parse_params(cls, cfg: Config):
+        """cfg.algo checked against Params: an unknown key is an error naming the valid ones."""
+        if cls.Params is None:
+            if cfg.algo:
+                raise ConfigError(f"the {cls.name} algorithm takes no algo.* keys; got {', '.join(cfg.algo)}")
+            return None
+        return config_mod.merge(cls.Params(), cfg.algo, "algo.")
+
+    @classmethod
+    def build_networks(cls, cfg: Config, spec: DataSpec) -> dict[str, torch.nn.Module]:
+        raise NotImplementedError
+
+    @classmethod
+    def latent(cls, cfg: Config, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+        """G's input for n samples: N(0, I) of model.z_dim, from `generator` (or the global RNG on `device`)."""
+        return torch.randn(n, cfg.model.z_dim, generator=generator, device=device)
+
+    @classmethod
+    def latent_labels(cls, cfg: Config, num_classes: int, n: int, class_: int | None = None) -> torch.Tensor | None:
+        return latent_labels(bool(cfg.model.conditional_g), num_classes, n, class_)
+
+    @classmethod
+    def generate(cls, run, n: int, seed: int = 0, batch_size: int = 256, **options) -> torch.Tensor:
+        """n samples of a loaded run (`ganforge generate`); the same seed gives the same samples.
+        Option `class_`: the class of every sample (class-conditional runs)."""
+        class_ = options.pop("class_", None)
+        if options:
+            raise ConfigError(f"the {cls.name} algorithm takes no generate options ({', '.join(options)})")
+        labels = cls.latent_labels(run.config, run.num_classes, n, class_)
+        z = cls.latent(run.config, n, generator=torch.Generator().manual_seed(seed))
+        return sample_in_chunks(run.G, z, labels, next(run.G.parameters()).device, batch_size)
+
+    # ------------------------------------------------------------------ inside a loop
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.cfg: Config = trainer.cfg
+        self.params = trainer.params
+
+    def build_data(self) -> DataInfo:
+        """The training data (the loop's `data`: its spec builds the networks)."""
+        c = self.cfg
+        data = get_dataset(c.data, "train", c.image_size, c.channels, c.data_root)
+        return cache_decoded_images(data) if c.cache_images else data
+
+    def build_batches(self, data: DataInfo, memory_format):
+        t, c = self.trainer, self.cfg
+        return BatchStream(
+            data.dataset, c.batch_size, c.seed, t.device, c.workers, pin_memory=c.pin_memory,
+            prefetch_factor=c.prefetch_factor, part=t.part,
+            memory_format=memory_format if data.kind == "image" else torch.preserve_format,
+        )  # fmt: skip
+
+    def setup(self) -> None:
+        """State of the algorithm's own, once the loop has built data, networks and optimizers."""
+
+    def updates(self) -> list[Update]:
+        raise NotImplementedError
+
+    def before_step(self, step: int) -> dict | None:
+        """Called before the updates of each generator step; may return statistics."""
+        return None
+
+    def generator_parameters(self) -> list:
+        """What G's course (opt_g) updates."""
+        return list(self.trainer.nets["G"].parameters())
+
+    def discriminator_parameters(self) -> list:
+        """What D's course (opt_d) updates."""
+        return list(self.trainer.nets["D"].parameters())
+
+    def extra_state(self) -> dict:
+        """State of the algorithm's own to checkpoint (tensors, numbers, lists, dicts)."""
+        return {}
+
+    def load_extra_state(self, state: dict) -> None:
+        pass
+
+    def monitors(self) -> list:
+        """Monitors of the algorithm's own (rank 0), after the run's."""
+        return []
+
+    def check_repeats(self, updates: list[Update]) -> None:
+        """n_critic and n_gen are at least 1, and an algorithm whose updates of a course do not repeat
+        (CycleGAN's, pix2pix's: each update needs the other's batch) is not asked to: it would ignore it."""
+        for key in ("n_critic", "n_gen"):
+            if getattr(self.cfg, key) < 1:
+                raise ConfigError(f"{key} counts updates per step and must be at least 1; got {getattr(self.cfg, key)}")
+        repeating = {u.course for u in updates if u.repeat is not once}
+        for key, course in REPEAT_KEYS.items():
+            value = getattr(self.cfg, key)
+            if value != getattr(config_mod.Config(), key) and course not in repeating:
+                raise ConfigError(f"the {self.name} algorithm updates each network once a step; {key}={value} applies to "
+                                  "the gan family of algorithms (gan, infogan, began, progan)")  # fmt: skip
+        if self.cfg.critic_boost_n_critic != 100 and not (self.cfg.critic_boost_steps or self.cfg.critic_boost_every):
+            raise ConfigError("critic_boost_n_critic does nothing without critic_boost_steps or critic_boost_every")
+
+    # ------------------------------------------------------------------ what the grids and monitors see
+    def noise(self, n: int) -> torch.Tensor:
+        """This rank's n rows of a global draw of G's input (`latent`) on the device."""
+        t = self.trainer
+        return rank_slice(lambda m: self.latent(self.cfg, m, device=t.device), n, t.world)
+
+    def fixed_inputs(self) -> None:
+        """The fixed noise (and classes) of the sample grids, from its own generator: drawing it touches
+        no RNG that training uses."""
+        t, c = self.trainer, self.cfg
+        fixed = torch.Generator().manual_seed(c.seed + 2**20)
+        self.fixed_z = self.latent(c, c.n_samples, generator=fixed).to(t.device)
+        labels = self.latent_labels(c, t.data.num_classes, c.n_samples)  # class k in grid row k
+        self.fixed_c = labels.to(t.device) if labels is not None else None
+
+    def n_fixed_samples(self) -> int:
+        return self.cfg.n_samples
+
+    @torch.no_grad()
+    def fixed_samples(self) -> torch.Tensor:
+        """The sampling generator's images for the fixed noise, in eval mode (BatchNorm running
+        statistics): what the grids show; no training state changes. Monitors use it too."""
+        with evaluating(self.trainer.sampling_generator()) as G:
+            return call_G(G, self.fixed_z, self.fixed_c)
+
+    @torch.no_grad()
+    def samples(self, n: int, seed: int, batch_size: int = 256) -> torch.Tensor:
+        """n samples (on the CPU) of the sampling generator in eval mode, from `latent`'s draw for
+        `seed`: what in-training evaluation scores. No training state or RNG changes. Under torchrun
+        every rank must call it: each draws the same n codes, generates its part and gets them all."""
+        from ..runtime.distributed import gather_rows
+
+        t = self.trainer
+        z = self.latent(self.cfg, n, generator=torch.Generator().manual_seed(seed))
+        labels = self.latent_labels(self.cfg, t.data.num_classes, n)
+        with evaluating(t.sampling_generator()) as G:
+
+            def generate(rows: torch.Tensor) -> torch.Tensor:  # this rank's rows of the n draws
+                return sample_in_chunks(G, z[rows], None if labels is None else labels[rows], t.device, batch_size)
+
+            return gather_rows(generate, torch.arange(n), t.world, t.device)
+
+    def save_grid(self, folder: str, step: int) -> str:
+        """The fixed samples' grid for `step` in `folder`; returns its path."""
+        import os
+
+        path = os.path.join(folder, f"step-{step:07d}.png")
+        t = self.trainer
+        reference = t.data.dataset.images[:2000] if t.data.kind == "points" else None
+        save_samples(self.fixed_samples(), path, reference=reference)
+        return path
+
+    def save_reals(self, path: str) -> None:
+        t = self.trainer
+        if t.data.kind == "image":
+            n = min(self.cfg.n_samples, len(t.data.dataset))
+            save_samples(torch.stack([t.data.dataset[i][0] for i in range(n)]), path)
+        else:
+            save_samples(t.data.dataset.images[:2000], path, label="data")
+
+    def d_logits(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """D's logits for x as training presents it, for monitors (no augmentation or noise)."""
+        raise NotImplementedError

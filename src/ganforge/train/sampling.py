@@ -1,0 +1,82 @@
+"""Drawing from a generator, in one place: latent codes and their classes, the rank-sliced draws of a
+distributed run, and chunked sampling in eval mode.
+
+Training, `ganforge generate`, in-training evaluation, the report's latent walks and the monitors all
+sample through these functions, so a sample means the same thing everywhere:
+  - `rank_slice(draw, n, world)`: this rank's n rows of one global draw of n x world_size rows. Every
+    rank draws the whole (keeping the RNGs in step) and keeps its part, so the ranks' parts together
+    are exactly what one process would draw;
+  - `latent_labels(...)`: the classes asked of a class-conditional G (grids: class r mod K in row r);
+  - `sample_in_chunks(G, z, labels, ...)`: G's images for CPU codes, a batch at a time, on the CPU;
+  - `evaluating(net)`: eval mode (BatchNorm running statistics, no dropout) for the duration.
+An algorithm supplies its own latent distribution (`Algorithm.latent`); these functions take it as
+given.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..errors import ConfigError
+
+
+def rank_slice(draw: Callable[[int], torch.Tensor], n: int, world) -> torch.Tensor:
+    """This rank's n rows of `draw(n * world_size)`; `draw(n)` itself in one process."""
+    if not world.enabled:
+        return draw(n)
+    return draw(n * world.world_size)[world.rank * n : (world.rank + 1) * n]
+
+
+def latent_labels(conditional: bool, num_classes: int, n: int, class_: int | None = None) -> torch.Tensor | None:
+    """The classes of n samples of a class-conditional G (None when G is not conditional): all
+    `class_`, or row by row as the sample grids lay them out (row r of a sqrt(n)-wide grid: class
+    r mod K), so a grid shows the classes in order and a long draw is near-balanced."""
+    if not conditional:
+        if class_ is not None:
+            raise ConfigError("a class was asked for, but this run's generator is not class-conditional (model.conditional_g)")
+        return None
+    if class_ is None:
+        per_row = max(1, int(n**0.5))
+        return (torch.arange(n) // per_row) % num_classes
+    if not 0 <= class_ < num_classes:
+        raise ConfigError(f"class {class_} is out of range: this run's classes are 0..{num_classes - 1}")
+    return torch.full((n,), class_, dtype=torch.long)
+
+
+def call_G(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    """G(z), or G(z, labels) for a class-conditional G (an unconditional G is called as it always was)."""
+    return G(z) if labels is None else G(z, labels)
+
+
+@torch.no_grad()
+def sample_in_chunks(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, device, batch_size: int) -> torch.Tensor:
+    """G's float32 images (on the CPU) for CPU draws z (and classes), batch_size at a time on `device`."""
+    label_chunks = labels.split(batch_size) if labels is not None else [None] * len(z)
+    return torch.cat([
+        call_G(G, chunk.to(device), None if c is None else c.to(device)).float().cpu()
+        for chunk, c in zip(z.split(batch_size), label_chunks)
+    ])  # fmt: skip
+
+
+@torch.no_grad()
+def translate_in_chunks(G: torch.nn.Module, images: torch.Tensor, batch_size: int = 64) -> torch.Tensor:
+    """An image-to-image G's outputs (on the CPU) for `images`, batch_size at a time, in eval mode."""
+    device = next(G.parameters()).device
+    with evaluating(G) as net:
+        return torch.cat([net(chunk.to(device)).float().cpu() for chunk in images.split(batch_size)])
+
+
+class evaluating:
+    """`with evaluating(net) as net:` runs net in eval mode and restores its mode afterwards."""
+
+    def __init__(self, net: torch.nn.Module):
+        self.net, self.was_training = net, net.training
+
+    def __enter__(self) -> torch.nn.Module:
+        self.net.eval()
+        return self.net
+
+    def __exit__(self, *exc):
+        self.net.train(self.was_training)
+        return False
