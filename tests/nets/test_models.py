@@ -35,6 +35,9 @@ CASES = [
     ("unrolled-mnist", (3, 28, 28), {"width": 4}, {"width": 2}),
     ("dcgan-tf", (3, 28, 28), {"width": 4}, {"width": 4}),
     ("dcgan-tf", (6, 16, 16), {"width": 4}, {"width": 4}),
+    # width 8 expands to 16 channels: one group of the default group_size 16
+    ("r3gan", (1, 28, 28), {"width": 8}, {"width": 8}),
+    ("r3gan", (3, 32, 32), {"widths": [16, 8, 8, 8], "blocks": 1, "output": "clamp"}, {"widths": [16, 8, 8, 8], "group_size": 8}),
 ]
 
 
