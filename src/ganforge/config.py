@@ -117,6 +117,7 @@ class Config:
     pin_memory: bool = True  # page-locked batches for asynchronous host-to-GPU copies (CUDA only)
     prefetch_factor: int = 2  # batches each worker prepares ahead (with workers > 0)
     cache_images: bool = False  # decode an image folder once into a cached uint8 tensor file (data/cache.py)
+    skip_bad_images: bool = False  # image folders: check every file once at start, leave unreadable ones out (with a warning)
 
     # Speed (README "Speed options"); each leaves results equal to fp32 eager within float tolerance
     precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + a GradScaler per network; CUDA)

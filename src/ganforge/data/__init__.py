@@ -34,11 +34,14 @@ def get_dataset(
     image_size: int | None = None,
     channels: int | None = None,
     root: str | None = None,
+    skip_bad_images: bool = False,
 ) -> DataInfo:
     """Load dataset `name` (a registered name or an image-folder path) for `split` ('train' or 'test').
 
     `image_size`/`channels` resize and convert images (None keeps the dataset's own); `root` is where
-    torchvision sets are (or will be downloaded), or the photo for `single-image`.
+    torchvision sets are (or will be downloaded), or the photo for `single-image`. `skip_bad_images`
+    (image folders only; config `skip_bad_images`) checks every file once and leaves out unreadable
+    ones with a warning, where by default the first unreadable file stops the run.
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split '{split}'; valid: train, test")
@@ -46,7 +49,7 @@ def get_dataset(
         loader = DATASETS.get(name)
         return loader(split=split, image_size=image_size, channels=channels, root=root)
     if os.path.isdir(name):
-        return folder.image_folder(name, split=split, image_size=image_size, channels=channels)
+        return folder.image_folder(name, split=split, image_size=image_size, channels=channels, skip_bad_images=skip_bad_images)
     if os.sep in name or name.startswith("."):
         raise DataError(f"no such image folder: {name}")
     raise DataError(unknown_name_message("dataset", name, DATASETS.list()) + ", or a path to an image folder")

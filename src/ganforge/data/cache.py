@@ -17,11 +17,13 @@ import os
 
 import torch
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from .base import DataInfo, InMemoryImages
 from .folder import ImageFolder
 
-CACHE_FORMAT = "ganforge-image-cache-1"
+# 2: folders read as data/folder.py now reads them (EXIF orientation, 16-bit scaling, transparency over
+# white); entries written under 1 may hold other pixels for the same files, so they are not reused.
+CACHE_FORMAT = "ganforge-image-cache-2"
 
 
 def cache_root() -> str:
@@ -32,7 +34,10 @@ def cache_key(folder: ImageFolder, size: int) -> str:
     """A hash of the files (path, size, mtime), the image size, the channels and the cache format."""
     h = hashlib.sha256(f"{CACHE_FORMAT} {size} {folder.channels}\n".encode())
     for path in folder.paths:
-        st = os.stat(path)
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise DataError(f"cannot read image {path}: {e.strerror} (the folder changed as it was read): start again") from None
         h.update(f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:20]
 
