@@ -137,3 +137,15 @@ def test_inception_rejects_a_foreign_weights_file(tmp_path):
     torch.save(TinyClassifier().state_dict(), tmp_path / "other.pth")
     with pytest.raises(GanforgeError, match="does not hold torch-fidelity Inception-v3 weights"):
         inception_v3(tmp_path / "other.pth")
+
+
+class NotAllowlisted:
+    """A plain class that torch's weights_only allowlist does not know."""
+
+
+def test_inception_tampered_weights_file_gives_no_advice_to_load_it_unsafely(tmp_path):
+    torch.save({"weight": torch.zeros(1), "x": NotAllowlisted()}, tmp_path / "tampered.pth")
+    with pytest.raises(GanforgeError, match="not a plain PyTorch weights file: Unsupported global") as e:
+        inception_v3(tmp_path / "tampered.pth")
+    assert "NotAllowlisted" in str(e.value)
+    assert not any(advice in str(e.value) for advice in ("weights_only", "trust", "safe_globals"))

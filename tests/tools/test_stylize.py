@@ -286,3 +286,15 @@ def test_negative_or_non_finite_weight_is_refused_by_the_tool(weight):
     for bad in (-1.0, float("nan"), float("inf")):
         with pytest.raises(ConfigError, match=f"{weight} must be >= 0"):
             stylize(fn, image, image, steps=1, progress=False, **{weight: bad})
+
+
+class NotAllowlisted:
+    """A plain class that torch's weights_only allowlist does not know."""
+
+
+def test_tampered_vgg_weights_file_gives_no_advice_to_load_it_unsafely(tmp_path):
+    torch.save({"0.weight": torch.zeros(1), "x": NotAllowlisted()}, tmp_path / "tampered.pth")
+    with pytest.raises(CheckpointError, match="cannot read weights file .*Unsupported global") as e:
+        vgg_feature_net("vgg16", weights=str(tmp_path / "tampered.pth"))
+    assert "NotAllowlisted" in str(e.value)
+    assert not any(advice in str(e.value) for advice in ("weights_only", "trust", "safe_globals"))

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, GanforgeError
+from ..runtime.checkpoint import load_failure_reason
 from .protocol import state_dict_sha256
 
 INCEPTION_NAME = "inception-v3-compat"  # torch-fidelity's name for the TF-FID Inception port
@@ -111,8 +112,7 @@ class InceptionV3(FeatureExtractor):
             try:
                 torch.load(weights_path, map_location="cpu", weights_only=True)
             except Exception as e:
-                why = str(e).splitlines()[0]
-                raise GanforgeError(f"{weights_path} is not a plain PyTorch weights file: {why}") from None
+                raise GanforgeError(f"{weights_path} is not a plain PyTorch weights file: {load_failure_reason(e)}") from None
         # 'logits_unbiased' are the 1,008 logits without the bias term: torch-fidelity's choice for IS.
         features_list = ["2048", "logits_unbiased"]
         try:
