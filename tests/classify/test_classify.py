@@ -188,6 +188,32 @@ def test_resume_mid_phase_equals_straight_through(tmp_path):
         resume(run_dir, {"batch_size": 50}, progress=False)
 
 
+def test_resume_extends_a_constant_course_exactly(tmp_path):
+    # A constant course has the same lr at every step and epoch e's batch order depends only on
+    # (seed, e): 2 epochs, then extended to 4, equal 4 epochs straight through.
+    straight = train(_cfg(epochs=4), out=str(tmp_path / "straight"), progress=False)
+    train(_cfg(epochs=2), out=str(tmp_path / "extended"), progress=False)
+    extended = resume(str(tmp_path / "extended"), {"epochs": 4}, progress=False)
+    assert [r["Progress/epoch"] for r in extended.epochs] == [3, 4]
+    assert extended.test.accuracy == straight.test.accuracy
+    a, b = (torch.load(tmp_path / r / "checkpoints" / "ckpt-latest.pt", weights_only=True) for r in ("straight", "extended"))
+    assert a["step"] == b["step"] and a["schedule"] == b["schedule"]
+    for key in a["model"]:
+        assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+    assert "epochs: 4" in (tmp_path / "extended" / "config.yaml").read_text()
+    with pytest.raises(ConfigError, match="already 4 epochs long; extending takes more than that"):
+        resume(str(tmp_path / "extended"), {"epochs": 3}, progress=False)
+
+
+def test_resume_refuses_to_extend_a_course_shaped_by_its_length(tmp_path):
+    run = str(tmp_path / "run")
+    train(_cfg(schedule={"kind": "1cycle", "optimizer": "adam", "lr_max": 0.01}, epochs=1), out=run, progress=False)
+    with pytest.raises(ConfigError, match=r"1cycle course of 1 epoch, which sets the lr of every step by its length.*"
+                                          r"start a new run with --epochs 2"):  # fmt: skip
+        resume(run, {"epochs": 2}, progress=False)
+    assert resume(run, {"epochs": 1}, progress=False).epochs == []  # the same length: nothing to add
+
+
 def test_phases_switch_optimizer_and_image_size(tmp_path):
     # Adam on the 8x8 digits, then SGD with momentum on MNIST at 12x12 (progressive resizing and a
     # change of data), for a Darknet (adaptive pooling: any size).

@@ -68,7 +68,10 @@ def register(sub) -> None:
     add_training_arguments(t)
     t.add_argument("--out", help="run folder (default: runs/NNNNN-classify-<model>-<data>)")
     t.add_argument("--runs-root", default="runs", help="where numbered run folders go (default: runs)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a classifier run from its latest checkpoint")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a classifier run from its latest checkpoint. With "
+                   "--epochs N, a constant course (--schedule constant) is extended to N epochs in all, a finished run "
+                   "too, exactly as if trained for N straight through; a course shaped by its length (1cycle, the "
+                   "default; step; sgdr) is refused, since longer it would give every step a new lr: start a new run")
     t.set_defaults(func=run_train)
 
     e = verbs.add_parser("eval", help="test accuracy of a trained classifier")
