@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.metrics.code_purity import code_purity
+from ganforge.commands.traverse import purity_lines
+from ganforge.metrics.code_purity import assignment_scores, code_purity
 from ganforge.runs import load_run
 
 TINY = ["--data", "fake", "--image-size", "16", "--batch-size", "4", "--steps", "1", "--no-progress", "channels=1",
@@ -61,3 +62,47 @@ def test_code_purity_counts_every_sample(infogan_run):
     result = code_purity(run, 0, lambda images: (images.mean((1, 2, 3)) > 0).long(), 2, n=6)
     assert len(result["counts"]) == 3 and all(sum(row) == 6 for row in result["counts"])
     assert 0.5 <= result["purity"] <= 1 and result["accuracy"] <= result["purity"]
+
+
+def test_purity_is_the_mean_of_each_categorys_majority_share():
+    # Rows of unequal size: category 0 is 10/10 class 0, category 1 is 1/2 class 1 -> (1 + 0.5) / 2,
+    # not the pooled 11/12 that weighs the larger category more.
+    scores = assignment_scores([[10, 0], [1, 1]])
+    assert scores["purity"] == pytest.approx(0.75)
+    assert scores["accuracy"] == pytest.approx(11 / 12) and scores["assignment"] == {0: 0, 1: 1}
+
+
+def test_collapse_onto_one_digit_leads_with_accuracy_and_says_purity_cannot_show_it():
+    # Ten categories that all read as digit 3: purity 1.0, one-to-one accuracy 0.1.
+    counts = [[0, 0, 0, 50, 0, 0, 0, 0, 0, 0]] * 10
+    lines = purity_lines(0, {**assignment_scores(counts), "n_per_value": 50, "counts": counts}, num_classes=10)
+    assert lines[0].startswith("code 0: one-to-one accuracy 0.100 (chance 0.1), purity 1.000")
+    note = next(line for line in lines if "note:" in line)
+    assert "all 10 categories read mostly as class 3" in note and "purity alone does not show" in note
+
+
+def test_no_note_when_every_category_reads_as_its_own_class():
+    counts = [[9, 1, 0], [0, 8, 2], [1, 0, 9]]
+    lines = purity_lines(1, {**assignment_scores(counts), "n_per_value": 10, "counts": counts}, num_classes=3)
+    assert lines[0].startswith("code 1: one-to-one accuracy 0.867 (chance 0.333), purity 0.867")
+    assert not any("note:" in line for line in lines)
+
+
+def test_cli_purity_prints_accuracy_before_purity(infogan_run, monkeypatch, capsys):
+    import torch
+
+    import ganforge.metrics.evaluator as evaluator_module
+
+    class EveryImageIsAThree:
+        num_classes = 10
+
+        def labels(self, images):
+            return torch.full((len(images),), 3)
+
+    monkeypatch.setattr(evaluator_module, "load_offline_evaluator", lambda *a, **k: EveryImageIsAThree())
+    assert main(["traverse", str(infogan_run), "--purity", "--purity-n", "4"]) == 0
+    out = capsys.readouterr().out
+    scores = out[out.index("code 0: one-to-one accuracy"):]
+    # three categories, all digit 3: one of three matched
+    assert scores.startswith("code 0: one-to-one accuracy 0.333 (chance 0.1), purity 1.000")
+    assert "all 3 categories read mostly as class 3" in scores

@@ -1,11 +1,17 @@
 """`ganforge eval`, `fit-evaluator` and in-training evaluation, end to end on tiny runs."""
+import io
 import json
 import os
+import sys
 
 import pytest
+import torch
+from torch import nn
 
 from ganforge.cli import main
-from ganforge.metrics.evaluator import resolve_evaluator
+from ganforge.metrics.evaluate import prepare_reference, score
+from ganforge.metrics.evaluator import Evaluator, resolve_evaluator
+from ganforge.metrics.features import ModuleFeatures
 from ganforge.metrics.protocol import state_dict_sha256
 from ganforge.presets import resolve_config
 from ganforge.runs import load_run, train
@@ -108,3 +114,28 @@ def test_unlabelled_data_have_no_offline_evaluator(tmp_path, capsys):
     assert ev.extractor is None and "memorization only" in ev.note
     with pytest.raises(Exception, match="(?s)no offline evaluator for 'mnist5k'.*fit-evaluator --data mnist5k"):
         resolve_evaluator("mnist5k", "image", 10, "auto", cache_dir=str(tmp_path))
+
+
+class Terminal(io.StringIO):
+    """stderr as an interactive terminal, where progress bars show."""
+
+    def isatty(self):
+        return True
+
+
+def test_feature_extraction_shows_progress_on_a_terminal(monkeypatch):
+    ev = Evaluator(ModuleFeatures(nn.Sequential(nn.Flatten(), nn.Linear(64, 10))), 10, None, "a linear digit reader")
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ref = prepare_reference("digits", ev, ["fid"], n_ref=50, n_train=60)
+    score(torch.rand(40, 1, 8, 8) * 2 - 1, ref, ev, ["fid"])
+    text = terminal.getvalue()
+    for stage in ("reference features", "training features", "generated features"):
+        assert stage in text, text
+
+
+def test_eval_command_says_what_it_is_doing_on_a_terminal(ring_run, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["eval", ring_run, "--metrics", "fid", "-n", "100", "--ckpt", "20"]) == 0
+    assert "sampling 100" in terminal.getvalue() and "generated features" in terminal.getvalue()

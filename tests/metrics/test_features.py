@@ -1,5 +1,8 @@
 """Feature extractors: a classifier as offline evaluator; Inception-v3 from a local weights file, and a
 clear message without one offline."""
+import io
+import re
+import sys
 import urllib.error
 
 import pytest
@@ -137,3 +140,34 @@ def test_inception_rejects_a_foreign_weights_file(tmp_path):
     torch.save(TinyClassifier().state_dict(), tmp_path / "other.pth")
     with pytest.raises(GanforgeError, match="does not hold torch-fidelity Inception-v3 weights"):
         inception_v3(tmp_path / "other.pth")
+
+
+class NotAllowlisted:
+    """A plain class that torch's weights_only allowlist does not know."""
+
+
+def test_inception_tampered_weights_file_gives_no_advice_to_load_it_unsafely(tmp_path):
+    torch.save({"weight": torch.zeros(1), "x": NotAllowlisted()}, tmp_path / "tampered.pth")
+    with pytest.raises(GanforgeError, match="not a plain PyTorch weights file: Unsupported global") as e:
+        inception_v3(tmp_path / "tampered.pth")
+    assert "NotAllowlisted" in str(e.value)
+    assert not any(advice in str(e.value) for advice in ("weights_only", "trust", "safe_globals"))
+
+
+class Terminal(io.StringIO):
+    """stderr as an interactive terminal, where progress bars show."""
+
+    def isatty(self):
+        return True
+
+
+def test_extract_shows_a_progress_bar_on_a_terminal_and_nothing_elsewhere(monkeypatch, capsys):
+    ex = ModuleFeatures(TinyClassifier())
+    plain = extract(ex, images(n=30), batch_size=10, desc="generated features")[0]
+    assert capsys.readouterr().err == ""  # not a terminal (tests, pipes, log files): quiet
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    shown = extract(ex, images(n=30), batch_size=10, desc="generated features")[0]
+    # The bar counts images against the total (tqdm redraws at most every 0.1 s; this run is quicker).
+    assert re.search(r"generated features: .*\d+/30 ", terminal.getvalue()), terminal.getvalue()
+    torch.testing.assert_close(shown, plain)

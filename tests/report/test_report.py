@@ -268,3 +268,29 @@ def load_run_info_html(run):
     from ganforge.report.html_report import render_report
 
     return render_report(load_run_info(str(run)))
+
+
+def test_report_rounds_metric_values_to_four_significant_digits(tmp_path):
+    run = fake_run(tmp_path / "run")
+    (run / "metrics").mkdir()
+    cards = [{"metric": "is", "value": 7.163000808426133, "n_gen": 100, "step": 2, "source": "eval"},
+             {"metric": "kid", "value": 0.000123456789, "n_gen": 100, "n_ref": 100, "step": 2, "source": "eval"},
+             {"metric": "modes", "value": 1000, "n_gen": 100, "step": 2, "source": "eval"}]  # fmt: skip
+    (run / "metrics" / "metrics.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cards))
+    text = load_run_info_html(run)
+    assert "<th>value</th><td>7.163</td>" in text and "7.163000808426133" not in text
+    assert "<th>value</th><td>0.0001235</td>" in text and "<th>value</th><td>1000</td>" in text
+
+
+@pytest.mark.parametrize("algorithm", ["cyclegan", "pix2pix"])
+def test_translation_runs_say_what_their_sample_grid_shows(tmp_path, algorithm):
+    run = fake_run(tmp_path / algorithm, algorithm=algorithm)
+    (run / "samples").mkdir()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(run / "samples" / "step-0000002.png")
+    text = load_run_info_html(run)
+    assert "The same test images of domain A, translated A\u2192B, through training" in text
+    assert "fixed noise" not in text
+    plain = fake_run(tmp_path / "gan")
+    (plain / "samples").mkdir()
+    Image.new("RGB", (16, 16), (200, 30, 30)).save(plain / "samples" / "step-0000002.png")
+    assert "The same fixed noise, through training" in load_run_info_html(plain)

@@ -44,6 +44,29 @@ def test_foreign_or_malicious_checkpoint_is_refused_not_executed(tmp_path):
         load_checkpoint(str(path))
 
 
+class NotAllowlisted:
+    """A plain class: harmless, but not on torch's weights_only allowlist."""
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "pickle.dump"])
+def test_refusal_keeps_torchs_reason_but_never_its_advice_to_load_unsafely(tmp_path, writer):
+    # A tampered checkpoint: a ganforge marker plus an object of a class torch's allowlist does not know.
+    path = tmp_path / "tampered.pt"
+    state = {"format": "ganforge-checkpoint-1", "step": 1, "x": NotAllowlisted()}
+    if writer == "torch.save":
+        torch.save(state, path)
+    else:
+        with open(path, "wb") as f:
+            pickle.dump(state, f, protocol=2)  # torch's unpickler reads protocol 2 up to the class
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"refused to load {path}: ") and "\n" not in message and "\x1b" not in message
+    assert "Unsupported global" in message and "NotAllowlisted" in message  # torch's reason, kept
+    for advice in ("weights_only=False", "`weights_only` set to `False`", "trust", "add_safe_globals", "safe_globals"):
+        assert advice not in message, message
+
+
 def test_corrupt_and_non_ganforge_files_are_refused(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"\x00\x01not a checkpoint")
     with pytest.raises(CheckpointError, match="refused"):

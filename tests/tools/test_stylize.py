@@ -265,3 +265,36 @@ def test_cli_bad_input_is_a_clear_error(argv, message, capsys, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--content-weight", "--style-weight"])
+def test_cli_negative_weight_is_refused_naming_the_flag(flag, capsys, tmp_path, monkeypatch):
+    # A negative weight turns minimising that loss into maximising it: refused before any network is built.
+    monkeypatch.chdir(tmp_path)
+    argv = ["stylize", "chelsea", "brick", "-o", "x.png", "--random-weights", "--network", "vgg16", "--size", "16",
+            "--steps", "1", "--style-layers", "relu1_2", "--content-layer", "relu1_2", "--quiet", flag, "-1"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ganforge: error: {flag} must be >= 0, got -1") and err.count("\n") == 1
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("weight", ["content_weight", "style_weight"])
+def test_negative_or_non_finite_weight_is_refused_by_the_tool(weight):
+    fn = tiny_feature_net()
+    image = texture("brick", 16)
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ConfigError, match=f"{weight} must be >= 0"):
+            stylize(fn, image, image, steps=1, progress=False, **{weight: bad})
+
+
+class NotAllowlisted:
+    """A plain class that torch's weights_only allowlist does not know."""
+
+
+def test_tampered_vgg_weights_file_gives_no_advice_to_load_it_unsafely(tmp_path):
+    torch.save({"0.weight": torch.zeros(1), "x": NotAllowlisted()}, tmp_path / "tampered.pth")
+    with pytest.raises(CheckpointError, match="cannot read weights file .*Unsupported global") as e:
+        vgg_feature_net("vgg16", weights=str(tmp_path / "tampered.pth"))
+    assert "NotAllowlisted" in str(e.value)
+    assert not any(advice in str(e.value) for advice in ("weights_only", "trust", "safe_globals"))

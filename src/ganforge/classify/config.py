@@ -17,6 +17,7 @@ from ..config import merge
 from ..errors import ConfigError
 
 KIND = "classifier"
+DEFAULT_EPOCHS = 2.0  # the length of a named course that gives none, when `epochs` is not set
 
 
 @dataclass
@@ -29,11 +30,13 @@ class ClassifyConfig:
     image_size: Union[int, None] = None  # None: the dataset's own resolution
     channels: Union[int, None] = None  # None: the dataset's own channels
     batch_size: int = 100
-    # The schedule: None (the model's default course), a course name ("1cycle"), a course mapping
-    # ({kind: sgdr, ...}) or a list of phases. `epochs` and `lr` fill in a course that lacks them
-    # (`lr` is the course's main rate: lr_max for 1cycle/sgdr); `weight_decay` goes to its optimizer.
+    # The schedule: None (the model's default course: its best known recipe, models.DEFAULT_COURSES), a
+    # course name ("1cycle"), a course mapping ({kind: sgdr, ...}) or a list of phases. `epochs` sets the
+    # default course's length and fills in a course that lacks one (None: the default course's own,
+    # else DEFAULT_EPOCHS); `lr` likewise (the course's main rate: lr_max for 1cycle/sgdr);
+    # `weight_decay` goes to its optimizer.
     schedule: Any = None
-    epochs: float = 2.0
+    epochs: Union[float, None] = None
     lr: Union[float, None] = None
     weight_decay: Union[float, None] = None
     augment: bool = False  # random horizontal flips and 4-pixel padded crops (photos, not digits)
@@ -75,7 +78,9 @@ def schedule_spec(cfg: ClassifyConfig):
     spec = cfg.schedule
     if spec is None:
         CLASSIFIERS.get(cfg.model)  # an unknown model is reported as such, not as a missing course
-        spec = DEFAULT_COURSES[cfg.model]
+        spec = dict(DEFAULT_COURSES[cfg.model])  # with its own length, which `epochs` overrides
+        if cfg.epochs is not None:
+            spec["epochs"] = cfg.epochs
     elif isinstance(spec, str):
         if spec in COURSES:
             spec = {"kind": spec}
@@ -95,7 +100,7 @@ def schedule_spec(cfg: ClassifyConfig):
         raise ConfigError(f"a schedule mapping needs 'kind' (one of {', '.join(COURSES.list())}), got {spec!r}")
     args = course_arguments(str(spec["kind"]))
     if spec.get("steps") is None and spec.get("epochs") is None and "epochs" in args:
-        spec["epochs"] = cfg.epochs
+        spec["epochs"] = cfg.epochs if cfg.epochs is not None else DEFAULT_EPOCHS
     if cfg.lr is not None:
         spec["lr_max" if "lr_max" in args else "lr"] = cfg.lr
     if cfg.weight_decay is not None:

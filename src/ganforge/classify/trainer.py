@@ -143,7 +143,8 @@ class ClassifierTrainer:
         }
 
     def _load_state(self, state: dict) -> None:
-        if state["schedule"] != self.schedule.to_list():
+        saved, rebuilt = state["schedule"], self.schedule.to_list()
+        if saved != rebuilt and not extends_constant_end(saved, rebuilt):
             raise CheckpointError(
                 "the schedule rebuilt from the config differs from the checkpoint's (did the dataset change?)"
             )
@@ -258,11 +259,61 @@ def _load_run_state(run_dir: str) -> dict:
     return state
 
 
+def extends_constant_end(saved: list[dict], rebuilt: list[dict]) -> bool:
+    """Whether the phases `rebuilt` are `saved` with only its last phase made longer, that phase at a
+    constant lr and momentum: then every step already trained has the lr and momentum it had."""
+    if len(saved) != len(rebuilt) or saved[:-1] != rebuilt[:-1]:
+        return False
+    length = ("steps", "epochs")
+    old, new = saved[-1], rebuilt[-1]
+    constant = old.get("decay") == "constant" and old.get("momentum_decay", "constant") == "constant"
+    same_otherwise = {k: v for k, v in old.items() if k not in length} == {k: v for k, v in new.items() if k not in length}
+    longer = all(k in old and k in new and new[k] > old[k] for k in length if k in old or k in new)
+    return constant and same_otherwise and longer
+
+
+def _epochs(n: float) -> str:
+    return f"{n:g} epoch{'' if n == 1 else 's'}"
+
+
+def _extend_course(cfg: ClassifyConfig, epochs: float, run_dir: str) -> None:
+    """Lengthen `cfg`'s course to `epochs` in all, where that keeps the steps already trained exactly as
+    they were: a constant course, whose lr is the same at every step. A course shaped by its length
+    (1cycle, step, sgdr, ...) would give every step a new lr, so it is refused."""
+    spec = cfg.schedule  # the resolved course the run trained (a course mapping or a list of phases)
+    course = isinstance(spec, dict) and isinstance(spec.get("epochs"), (int, float))
+    if not course:
+        what = "a list of phases" if isinstance(spec, list) else "a course measured in steps"
+        raise ConfigError(
+            f"{run_dir} trained {what}; --resume with --epochs extends only a constant course measured in "
+            f"epochs. To train longer, start a new run with --epochs {epochs:g}"
+        )
+    if spec.get("kind") != "constant":
+        raise ConfigError(
+            f"{run_dir} trained a {spec['kind']} course of {_epochs(spec['epochs'])}, which sets the lr of every step by its length: extending it to "
+            f"{_epochs(epochs)} would change the steps already trained. To train longer, start a new run "
+            f"with --epochs {epochs:g}; only a --schedule constant course (its lr the same at every step) "
+            "can be extended by --resume with --epochs"
+        )
+    if epochs < spec["epochs"]:
+        raise ConfigError(
+            f"{run_dir}'s course is already {_epochs(spec['epochs'])} long; extending takes more than that, got --epochs {epochs:g}"
+        )
+    cfg.schedule, cfg.epochs = {**spec, "epochs": epochs}, epochs
+
+
 def resume(run_dir: str, overrides: dict | None = None, progress: bool = True) -> ClassifyResult:
-    """Continue a classifier run from its latest checkpoint. Only bookkeeping keys may change."""
+    """Continue a classifier run from its latest checkpoint. Only bookkeeping keys may change, and
+    `epochs`, which extends a constant course (see `_extend_course`; a finished run trains on)."""
     state = _load_run_state(run_dir)
     cfg = config_from_dict(state["config"])
-    changes = {k: v for k, v in (overrides or {}).items() if getattr(cfg, k, None) != v}
+    overrides = dict(overrides or {})
+    if "epochs" in overrides:
+        epochs = overrides.pop("epochs")
+        course = cfg.schedule.get("epochs") if isinstance(cfg.schedule, dict) else None
+        if epochs != course:
+            _extend_course(cfg, float(epochs), run_dir)
+    changes = {k: v for k, v in overrides.items() if getattr(cfg, k, None) != v}
     bad = sorted(k for k in changes if k not in RESUMABLE_KEYS)
     if bad:
         raise ConfigError(

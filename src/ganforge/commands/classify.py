@@ -14,10 +14,12 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", help="where torchvision sets are (or are downloaded to)")
     p.add_argument("--image-size", type=int, help="resize images to this size")
     p.add_argument("--schedule", help="a course (constant, step, sgdr, 1cycle, ...) or a YAML file of phases; "
-                   "default: the model's own (cnn: Adam 1e-3; darknet: 1cycle)")
+                   "default: the model's best known recipe, all 1cycle (cnn: Adam to 3e-3 over 8 epochs; "
+                   "darknet-small: SGD to 0.1 over 5; `ganforge classify models` lists each)")
     p.add_argument("--schedule-arg", dest="schedule_args", action="append", default=[], metavar="KEY=VALUE",
                    help="an argument of the course, e.g. --schedule-arg annihilate=0.2")
-    p.add_argument("--epochs", type=float, help="length of the course (default: 2)")
+    p.add_argument("--epochs", type=float, help="length of the course (default: the default course's own, "
+                   "e.g. 8 for cnn; 2 for a --schedule that names no length)")
     p.add_argument("--lr", type=float, help="the course's learning rate (1cycle/sgdr: the peak)")
     p.add_argument("--optimizer", help="the course's optimizer: sgd, adam, adamw, rmsprop")
     p.add_argument("--weight-decay", type=float)
@@ -66,7 +68,10 @@ def register(sub) -> None:
     add_training_arguments(t)
     t.add_argument("--out", help="run folder (default: runs/NNNNN-classify-<model>-<data>)")
     t.add_argument("--runs-root", default="runs", help="where numbered run folders go (default: runs)")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a classifier run from its latest checkpoint")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a classifier run from its latest checkpoint. With "
+                   "--epochs N, a constant course (--schedule constant) is extended to N epochs in all, a finished run "
+                   "too, exactly as if trained for N straight through; a course shaped by its length (1cycle, the "
+                   "default; step; sgdr) is refused, since longer it would give every step a new lr: start a new run")
     t.set_defaults(func=run_train)
 
     e = verbs.add_parser("eval", help="test accuracy of a trained classifier")
@@ -112,10 +117,18 @@ def run_eval(args) -> int:
     return 0
 
 
+def describe_course(course: dict) -> str:
+    """'1cycle, adam to 0.003, 8 epochs' for {kind: 1cycle, optimizer: adam, lr_max: 3e-3, epochs: 8}."""
+    lr = course.get("lr_max", course.get("lr"))
+    extra = ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k}" for k, v in (course.get("opt_args") or {}).items() if v)
+    return (f"{course['kind']}, {course.get('optimizer', 'sgd')}{f' ({extra})' if extra else ''} to {lr:g}, "
+            f"{course['epochs']:g} epochs")
+
+
 def run_models(args) -> int:
-    from ..classify.models import CLASSIFIERS
+    from ..classify.models import CLASSIFIERS, DEFAULT_COURSES
 
     for name in CLASSIFIERS.list():
         doc = (CLASSIFIERS.get(name).__doc__ or "").strip().splitlines()[0]
-        print(f"{name:<14} {doc}")
+        print(f"{name:<14} {doc}\n{'':<14} default course: {describe_course(DEFAULT_COURSES[name])}")
     return 0

@@ -29,6 +29,8 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
     from ..metrics.evaluate import check_metric_names, default_metrics, prepare_reference, score
     from ..metrics.evaluator import resolve_evaluator
     from ..metrics.records import append_cards
@@ -61,7 +63,11 @@ def run(args: argparse.Namespace) -> int:
     if classes is not None and not args.metrics and ev.num_classes and info.kind == "image":
         names = [*names, "conditional"]
     ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=args.n_ref or args.n)
-    gen = generate(run, args.n, seed=args.seed)
+    # One stage, not a bar per batch: `generate` draws all n from one seed in one call (same seed, same
+    # samples), so it cannot be split to report batches; the bar shows what runs and for how long.
+    with tqdm(total=args.n, desc=f"sampling {args.n} from step {run.step}", unit="img", disable=None, leave=False) as bar:
+        gen = generate(run, args.n, seed=args.seed)
+        bar.update(args.n)
     png = os.path.join(args.run_dir, "metrics", f"memorization-{run.step:07d}.png")
     os.makedirs(os.path.dirname(png), exist_ok=True)
     options = {"conditional": {"classes": classes}} if "conditional" in names else None

@@ -12,7 +12,7 @@ def _presets():
 def _datasets():
     from ..data import list_datasets
 
-    return list_datasets()
+    return list_datasets(translation=True)
 
 
 def _models():

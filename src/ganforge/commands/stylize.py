@@ -46,8 +46,8 @@ def register(sub) -> None:
     p.add_argument("--content-layer", default=None, help="layer whose activations carry content (default: end of block 4)")
     p.add_argument("--style-layers", default=None, help="comma-separated layers for the Gram matrices (default: before each pool)")
     p.add_argument("--list-layers", action="store_true", help="print the network's layers and defaults, then exit")
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=1e6, help="relative to --content-weight (default 1e6)")
+    p.add_argument("--content-weight", type=float, default=1.0, help=">= 0 (default 1)")
+    p.add_argument("--style-weight", type=float, default=1e6, help=">= 0, relative to --content-weight (default 1e6)")
     p.add_argument("--steps", type=int, default=300, help="optimiser iterations (default 300)")
     p.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
     p.add_argument("--lr", type=float, default=None, help="default: 1 for L-BFGS, 0.02 for Adam")
@@ -95,7 +95,7 @@ def _save(images: torch.Tensor, path: str) -> None:
 def run(args) -> int:
     from ..tools.feature_nets import VGG_ARCHS
     from ..tools.image_io import check_image_name
-    from ..tools.stylize import stylize
+    from ..tools.stylize import check_weights, stylize
 
     # Check the arguments and that the images exist before building (or downloading) a network.
     n_images = len(args.images)
@@ -110,6 +110,7 @@ def run(args) -> int:
             raise ConfigError("say where to write the result with -o OUT.png")
         if args.size < 1:
             raise DataError(f"--size must be a positive number of pixels, got {args.size}")
+        check_weights(**{"--content-weight": args.content_weight, "--style-weight": args.style_weight})
         for name in args.images:
             check_image_name(name)
 

@@ -4,13 +4,15 @@ InfoGAN run does, one code at a time.
 Each grid varies one code down its rows (each value of a categorical code; K continuous values from
 -2 to 2, past the [-1, 1] the codes were trained on, as the paper's Figure 2 does) while each column
 keeps its own noise and other codes. `--purity` also scores the categorical code against the data's
-offline evaluator (metrics/code_purity.py): which digit each category draws.
+offline evaluator (metrics/code_purity.py): the one-to-one category->class accuracy first, then purity
+(which cannot see categories collapsing onto one class), and which class each category draws.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+from collections import Counter
 
 from ..errors import ConfigError
 
@@ -30,7 +32,8 @@ def register(sub) -> None:
     p.add_argument("--span", type=float, nargs=2, default=[-2.0, 2.0], metavar=("LO", "HI"), help="continuous values (default -2 2)")
     p.add_argument("--columns", type=int, default=10, help="fixed noise vectors, one per column (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the columns' noise")
-    p.add_argument("--purity", action="store_true", help="also score each categorical code with the data's offline evaluator")
+    p.add_argument("--purity", action="store_true", help="also score each categorical code with the data's offline evaluator: "
+                   "one-to-one category->class accuracy, then purity (mean majority share per category)")
     p.add_argument("--purity-n", type=int, default=500, help="samples per category for --purity (default 500)")
     p.add_argument("--cache-dir", help="offline evaluator cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     p.add_argument("--ckpt", default="latest", help="checkpoint: latest or a step number")
@@ -48,6 +51,29 @@ def output_paths(run_dir: str, output: str | None, codes: list[int], one: bool) 
         return {codes[0]: output}
     stem = output[: -len(".png")]
     return {c: f"{stem}-code{c}.png" for c in codes}
+
+
+def purity_lines(code: int, result: dict, num_classes: int) -> list[str]:
+    """The printout of one code's `code_purity` result: the one-to-one accuracy first (the score that
+    sees collapse), then purity, each category's majority class, and a note when categories share one."""
+    counts = result["counts"]
+    k = len(counts)
+    chance = min(k, num_classes) / (k * num_classes)
+    majority = [max(range(len(row)), key=row.__getitem__) for row in counts]
+    shares = [row[c] / max(1, sum(row)) for row, c in zip(counts, majority)]
+    lines = [
+        f"code {code}: one-to-one accuracy {result['accuracy']:.3f} (chance {chance:.3g}), purity {result['purity']:.3f}, "
+        f"{result['n_per_value']} samples per category",
+        "  majority class (share) per category: " + ", ".join(f"{v}->{c} ({s:.2f})" for v, (c, s) in enumerate(zip(majority, shares))),
+        "  one-to-one assignment: " + ", ".join(f"{v}->{c}" for v, c in sorted(result["assignment"].items())),
+    ]
+    shared = {c: n for c, n in Counter(majority).items() if n > 1}
+    if shared:
+        what = (f"all {k} categories read mostly as class {majority[0]}" if len(shared) == 1 and shared[majority[0]] == k
+                else "several categories read mostly as the same class (" + ", ".join(f"{n} as {c}" for c, n in sorted(shared.items())) + ")")
+        lines.append(f"  note: {what}; purity alone does not show categories collapsing onto one class, the one-to-one accuracy does")
+    lines.append(f"  counts (category x class): {json.dumps(counts)}")
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,5 +105,5 @@ def run(args: argparse.Namespace) -> int:
         evaluator = load_offline_evaluator(c.data, args.cache_dir, c.data_root, args.device)
         for code in range(len(algorithm.categorical_codes(c))):
             result = code_purity(loaded, code, evaluator.labels, evaluator.num_classes, args.purity_n, seed=args.seed)
-            print(f"code {code} purity: {json.dumps(result)}")
+            print("\n".join(purity_lines(code, result, evaluator.num_classes)))
     return 0

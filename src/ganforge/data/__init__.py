@@ -23,9 +23,19 @@ from . import bundled, demo_domains, folder, stacked, synthetic, torchvision_set
 __all__ = ["DATASETS", "DataInfo", "DataSpec", "InMemoryImages", "get_dataset", "list_datasets", "resize_images"]
 
 
-def list_datasets() -> list[tuple[str, str]]:
-    """(name, one-line description) of every registered dataset."""
-    return [(name, DATASETS.get(name).__doc__.strip().splitlines()[0]) for name in DATASETS.list()]
+def list_datasets(translation: bool = False) -> list[tuple[str, str]]:
+    """(name, one-line description) of every registered dataset: what `get_dataset` loads by name.
+
+    translation=True adds what only CycleGAN/pix2pix read, which DATASETS cannot hold (its loaders return
+    one domain): the paired demo sets (data/paired.py) and the downloaded folders their presets name.
+    """
+    rows = [(name, DATASETS.get(name).__doc__.strip().splitlines()[0]) for name in DATASETS.list()]
+    if translation:
+        from .paired import PAIRED_FOLDERS, PAIRED_SETS
+        from .unpaired import UNPAIRED_FOLDERS
+
+        rows += [*PAIRED_SETS.items(), *PAIRED_FOLDERS.items(), *UNPAIRED_FOLDERS.items()]
+    return rows
 
 
 def get_dataset(
@@ -45,6 +55,13 @@ def get_dataset(
     """
     if split not in ("train", "test"):
         raise DataError(f"unknown split '{split}'; valid: train, test")
+    from .paired import PAIRED_SETS
+
+    if name in PAIRED_SETS:
+        raise DataError(
+            f"{name} is paired data (A, B) for pix2pix (--preset pix2pix-demo); one domain of it is "
+            "mnist-plain (A) or mnist-styled (B)"
+        )
     if name in DATASETS:
         loader = DATASETS.get(name)
         return loader(split=split, image_size=image_size, channels=channels, root=root)

@@ -20,7 +20,16 @@ from .domains import Domain, check_uniform, read_uint8, to_uint8
 from .folder import list_images
 from .unpaired import TranslationData, finish
 
-PAIRED_SETS = ("mnist-pairs",)
+# Paired sets by name, for `ganforge datasets`: not in DATASETS, whose loaders return one domain.
+PAIRED_SETS = {
+    "mnist-pairs": "pix2pix demo pairs: each mnist5k digit (A, grey) with its styled version (B, thick orange on "
+    "blue), 32x32; 4,500 train / 500 test pairs. Offline (--preset pix2pix-demo).",
+}
+# Folders that presets name (downloaded by the user; --data PATH), by the layout this module reads.
+PAIRED_FOLDERS = {
+    "facades": "a folder you download (pix2pix's CMP Facades): train/ and test/ or val/ of side-by-side AB "
+    "images, or A/ and B/ paired by file name (--preset pix2pix --data PATH).",
+}
 
 
 def _pairs_from_folders(root: str) -> tuple[Domain, Domain]:

@@ -22,6 +22,13 @@ from .base import DataInfo, DataSpec, InMemoryImages
 from .domains import Domain, folder_domain, load_domain, match_channels, resize_uint8, to_float
 
 
+# Folders that presets name (downloaded by the user; --data PATH), by the layout this module reads.
+UNPAIRED_FOLDERS = {
+    "horse2zebra": "a folder you download (CycleGAN's horse2zebra, or any of its datasets): trainA/ trainB/ "
+    "(testA/ testB/) (--preset cyclegan --data PATH).",
+}
+
+
 @dataclass
 class TranslationData:
     name: str

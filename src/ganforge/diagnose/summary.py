@@ -41,6 +41,16 @@ def _labels(records: list[dict], loss: str) -> list[str]:
     return out
 
 
+def _table(header: list[str], rows: list[list[str]], right: list[bool], indent: str = "  ") -> list[str]:
+    """Lines of a text table: each column as wide as its widest cell, two spaces between columns."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows)]
+
+    def line(cells: list[str]) -> str:
+        return indent + "  ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(cells, widths, right)).rstrip()
+
+    return [line(header)] + [line(cells) for cells in rows]
+
+
 def summarize(run_dir: str) -> str:
     require_run_dir(run_dir)
     cfg = from_stored(config_mod.read_yaml(os.path.join(run_dir, "config.yaml")))
@@ -54,17 +64,18 @@ def summarize(run_dir: str) -> str:
              f"step {records[-1]['step']} of {cfg.steps}"]  # fmt: skip
     labels = _labels(records, cfg.loss)
     lines.append("health over time (means per stretch):")
-    lines.append(f"  {'steps':<15}" + "".join(f"{k:>18}" for k in KEYS) + "  health")
     size = max(1, -(-len(records) // SEGMENTS))
+    rows = []
     for i in range(0, len(records), size):
         part, part_labels = records[i : i + size], labels[i : i + size]
-        cells = []
+        cells = [f"{part[0]['step']}-{part[-1]['step']}"]
         for key in KEYS:
             values = [r[key] for r in part if isinstance(r.get(key), (int, float))]
-            cells.append(f"{sum(values) / len(values):>18.4g}" if values else f"{'-':>18}")
+            cells.append(f"{sum(values) / len(values):.4g}" if values else "-")
         counts = Counter(label for label in part_labels)
-        health = ", ".join(f"{label} x{n}" for label, n in counts.most_common())
-        lines.append(f"  {part[0]['step']:>6}-{part[-1]['step']:<8}" + "".join(cells) + f"  {health}")
+        cells.append(", ".join(f"{label} x{n}" for label, n in counts.most_common()))
+        rows.append(cells)
+    lines.extend(_table(["steps", *KEYS, "health"], rows, right=[False] + [True] * len(KEYS) + [False]))
     raised = [d for r in records for d in r.get("diagnoses", [])]
     if raised:
         lines.append("diagnoses raised:")

@@ -96,8 +96,8 @@ def prepare_reference(
     out = Reference(train.kind, data, ref, train_x)
     wants_features = bool(FEATURE_METRICS & set(metrics)) or "memorization" in metrics
     if ev.extractor is not None and wants_features:
-        out.ref_features = extract(ev.extractor, ref)[0]
-        out.train_features = extract(ev.extractor, train_x)[0]
+        out.ref_features = extract(ev.extractor, ref, desc="reference features")[0]
+        out.train_features = extract(ev.extractor, train_x, desc="training features")[0]
     if ev.num_classes and ev.num_classes == train.num_classes and (train_y >= 0).all() and ev.num_classes != 1000:
         # The data's own class shares (Stacked MNIST is scored against uniform, as in PacGAN).
         out.class_distribution = torch.as_tensor(class_histogram(train_y, ev.num_classes)).double()
@@ -128,7 +128,8 @@ def score(
     inputs = EvalInputs(ref_split=ref.ref_split, seed=seed, **protocol)
     gen_logits = None
     if ev.extractor is not None and (FEATURE_METRICS | {"is", "memorization"}) & set(metrics):
-        inputs.gen_features, gen_logits = extract(ev.extractor, gen, logits=getattr(ev.extractor, "has_logits", False))
+        has_logits = getattr(ev.extractor, "has_logits", False)
+        inputs.gen_features, gen_logits = extract(ev.extractor, gen, logits=has_logits, desc="generated features")
         inputs.ref_features = ref.ref_features
         inputs.train_features, inputs.heldout_features = ref.train_features, ref.ref_features
     if "is" in metrics:

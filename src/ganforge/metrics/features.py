@@ -30,8 +30,10 @@ from typing import Iterable
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..errors import ConfigError, GanforgeError
+from ..runtime.checkpoint import load_failure_reason
 from .protocol import state_dict_sha256
 
 INCEPTION_NAME = "inception-v3-compat"  # torch-fidelity's name for the TF-FID Inception port
@@ -111,8 +113,7 @@ class InceptionV3(FeatureExtractor):
             try:
                 torch.load(weights_path, map_location="cpu", weights_only=True)
             except Exception as e:
-                why = str(e).splitlines()[0]
-                raise GanforgeError(f"{weights_path} is not a plain PyTorch weights file: {why}") from None
+                raise GanforgeError(f"{weights_path} is not a plain PyTorch weights file: {load_failure_reason(e)}") from None
         # 'logits_unbiased' are the 1,008 logits without the bias term: torch-fidelity's choice for IS.
         features_list = ["2048", "logits_unbiased"]
         try:
@@ -218,24 +219,30 @@ def inception_v3(weights_path: str | os.PathLike | None = None, device: str | to
 
 
 def extract(
-    extractor: FeatureExtractor, images: torch.Tensor | Iterable, batch_size: int = 100, logits: bool = False
+    extractor: FeatureExtractor, images: torch.Tensor | Iterable, batch_size: int = 100, logits: bool = False,
+    desc: str = "features",
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Features (N, D) and, when `logits`, logits (N, K) of many images.
 
     `images` is one (N, C, H, W) tensor (split into `batch_size` batches) or an iterable of batches,
-    each a tensor or an (images, labels) pair as a DataLoader yields.
+    each a tensor or an (images, labels) pair as a DataLoader yields. A progress bar named `desc` counts
+    the images on stderr when it is a terminal (Inception on a CPU takes minutes for a few thousand).
     """
     if logits and not extractor.has_logits:
         raise ConfigError(f"feature extractor '{extractor.name}' gives no class logits")
+    total = len(images) if isinstance(images, torch.Tensor) else None
     batches = images.split(batch_size) if isinstance(images, torch.Tensor) else images
     feats, outs = [], []
-    for batch in batches:
-        if isinstance(batch, (tuple, list)):
-            batch = batch[0]
-        f, lg = extractor.features_and_logits(batch)
-        feats.append(f)
-        if logits:
-            outs.append(lg)
+    # disable=None: tqdm shows the bar only when stderr is a terminal, so pipes, logs and tests stay quiet.
+    with tqdm(total=total, desc=desc, unit="img", disable=None, leave=False) as bar:
+        for batch in batches:
+            if isinstance(batch, (tuple, list)):
+                batch = batch[0]
+            f, lg = extractor.features_and_logits(batch)
+            feats.append(f)
+            if logits:
+                outs.append(lg)
+            bar.update(len(batch))
     if not feats:
         raise GanforgeError("no images to extract features from")
     return torch.cat(feats), (torch.cat(outs) if logits else None)

@@ -7,6 +7,7 @@ with the id in brackets, present even when there is nothing to show yet, saying 
   configuration [config]    the resolved config.yaml and the preset's paper and notes
   curves [curves]           losses, D(x) / D(G(z)) with healthy ranges shaded, learning rates
   samples [samples]         the real images and the fixed-noise grid at every saved step, on a slider
+                            (translation runs: the A->B translations of fixed test images of A)
   metrics [metrics]         each metric over training, and the protocol card of its latest value
   diagnoses [diagnoses]     the health checks the run raised and their advice
   memorization [memorization]  the nearest-training-image pairs, when measured
@@ -48,6 +49,17 @@ def loss_bands() -> dict[str, tuple]:
 
 
 ESC = html.escape
+
+# Algorithms whose sample grids are translations of fixed test images, not draws from fixed noise.
+TRANSLATION_ALGORITHMS = ("cyclegan", "pix2pix")
+
+
+def number(value) -> str:
+    """A value as the page prints it: floats to 4 significant digits (7.163000808426133 -> 7.163),
+    everything else (ints, strings such as 'nan' in a card) as it is."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def data_uri(path: str) -> str | None:
@@ -102,7 +114,7 @@ def _summary(info: RunInfo, status: str) -> str:
         ("latest checkpoint", f"step {info.checkpoint_step}" if info.checkpoint_step is not None else "none yet"),
         ("health", info.health or "no diagnosis logged"),
     ]  # fmt: skip
-    cells = "".join(f"<tr><th>{ESC(k)}</th><td>{ESC(str(v))}</td></tr>" for k, v in rows)
+    cells = "".join(f"<tr><th>{ESC(k)}</th><td>{ESC(number(v))}</td></tr>" for k, v in rows)
     return _section("summary", "Summary", f'<table class="kv">{cells}</table>')
 
 
@@ -152,8 +164,10 @@ def _pick_frames(samples: list[tuple[int, str]], limit: int = MAX_FRAMES) -> lis
 
 def _samples(info: RunInfo) -> str:
     parts = []
+    translation = info.config.get("algorithm") in TRANSLATION_ALGORITHMS
     if info.reals and (uri := data_uri(info.reals)):
-        parts.append(f'<figure class="reals"><img alt="real images" src="{uri}"><figcaption>real images</figcaption></figure>')
+        caption = "real images: the fixed test images of domain A, then of domain B" if translation else "real images"
+        parts.append(f'<figure class="reals"><img alt="real images" src="{uri}"><figcaption>{caption}</figcaption></figure>')
     frames = [(step, uri) for step, path in _pick_frames(info.samples) if (uri := data_uri(path))]
     if not frames:
         parts.append(_empty("no sample grid yet (the first comes after sample_every steps)"))
@@ -170,13 +184,18 @@ def _samples(info: RunInfo) -> str:
         f'<input type="range" id="sample-slider" min="0" max="{len(frames) - 1}" value="{len(frames) - 1}" step="1">'
         f'<span id="sample-step">step {frames[-1][0]}</span></div>'
     )
-    parts.append(f'<div class="evolution"><p>The same fixed noise, through training:</p>{slider}<div class="frames">{figures}</div>{note}</div>')
+    what = (
+        "The same test images of domain A, translated A\u2192B, through training"
+        if translation
+        else "The same fixed noise, through training"
+    )
+    parts.append(f'<div class="evolution"><p>{what}:</p>{slider}<div class="frames">{figures}</div>{note}</div>')
     return _section("samples", "Samples", "".join(parts))
 
 
 def _card_table(card: dict) -> str:
     keys = ("metric", "value", "step", "n_gen", "n_ref", "ref_split", "extractor", "extractor_weights_sha256", "resize", "seed", "source", "checkpoint", "time")
-    rows = "".join(f"<tr><th>{k}</th><td>{ESC(str(card.get(k)))}</td></tr>" for k in keys if card.get(k) is not None)
+    rows = "".join(f"<tr><th>{k}</th><td>{ESC(number(card.get(k)))}</td></tr>" for k in keys if card.get(k) is not None)
     warnings = "".join(f"<li>{ESC(str(w))}</li>" for w in card.get("warnings") or [])
     warn = f'<ul class="warnings">{warnings}</ul>' if warnings else ""
     return f'<div class="card"><table class="kv">{rows}</table>{warn}</div>'
@@ -214,7 +233,7 @@ def _diagnoses(info: RunInfo) -> str:
         advice = advice if isinstance(advice, list) else [advice]
         items = "".join(f"<li>{ESC(str(a))}</li>" for a in advice)
         rows.append(
-            f'<tr class="severity-{ESC(str(d.get("severity", "")))}"><td>{ESC(str(d.get("step", "")))}</td>'
+            f'<tr class="severity-{ESC(str(d.get("severity", "")))}"><td>{ESC(number(d.get("step", "")))}</td>'
             f'<td>{ESC(str(d.get("name", "?")))}</td><td>{ESC(str(d.get("severity", "")))}</td>'
             f'<td>{ESC(str(d.get("message", "")))}</td><td><ul>{items}</ul></td></tr>'
         )

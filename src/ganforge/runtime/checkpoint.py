@@ -80,14 +80,37 @@ def load_checkpoint(path: str, map_location="cpu") -> dict:
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
             f"refused to load {path}: not a readable ganforge checkpoint (corrupt, or holds code/objects "
-            f"that weights_only loading does not run): {first}"
+            f"that weights_only loading does not run): {load_failure_reason(e)}"
         ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"refused to load {path}: not a ganforge checkpoint (no '{FORMAT}' marker)")
     return state
+
+
+# Sentences of torch's load errors that advise loading anyway (weights_only=False, allowlisting the
+# class "if you trust" it): for a tampered or hostile file that advice runs its code, so ganforge never
+# passes it on.
+UNSAFE_ADVICE = re.compile(r"weights_only|trust|safe_globals", re.IGNORECASE)
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def load_failure_reason(e: BaseException) -> str:
+    """The useful part of torch.load's error on one line: the unpickler's own reason when there is one
+    ("Unsupported global: GLOBAL foo.Bar was not an allowed global by default"), else the first line,
+    without any sentence of advice to load the file unsafely."""
+    text = ANSI_ESCAPE.sub("", str(e))
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        text = text.split(marker, 1)[1]
+    for line in (line.strip() for line in text.splitlines()):
+        kept = [s for s in re.split(r"(?<=\.)\s+", line) if s and not UNSAFE_ADVICE.search(s)]
+        if kept:
+            return " ".join(kept)
+        if line:  # the first line was advice only: say no more than the error's type
+            break
+    return type(e).__name__
 
 
 def rng_state() -> dict:

@@ -19,6 +19,7 @@ from torch import nn
 
 from ..errors import CheckpointError, ConfigError, DataError
 from ..registry import unknown_name_message
+from ..runtime.checkpoint import load_failure_reason
 from .feature_hooks import FeatureHooks, layer_names
 
 VGG_ARCHS = ("vgg16", "vgg19")
@@ -110,8 +111,9 @@ def _load_vgg_state(model: nn.Module, path: str) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"cannot read weights file {path} (corrupt, or not a plain state dict): {first}") from None
+        raise CheckpointError(
+            f"cannot read weights file {path} (corrupt, or not a plain state dict): {load_failure_reason(e)}"
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict):

@@ -19,6 +19,7 @@ the minimiser is unchanged. The loss terms reported are the scaled, weighted one
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,6 +68,15 @@ def median_filtered_noise(shape: tuple[int, ...], seed: int, size: int = 8) -> t
 
     noise = torch.rand(shape, generator=torch.Generator().manual_seed(seed)).numpy()
     return torch.from_numpy(median_filter(noise, size=(1, 1, size, size), mode="reflect"))
+
+
+def check_weights(**weights: float) -> None:
+    """Each loss weight must be a finite number >= 0: a negative weight turns minimising that loss into
+    maximising it (the image runs away from the target), and NaN or inf poisons the objective.
+    Names are given as the caller's user knows them (`style_weight=` here, `--style-weight` on the CLI)."""
+    for name, value in weights.items():
+        if not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{name} must be >= 0, got {value:g}: it scales a loss that is minimised")
 
 
 @dataclass
@@ -122,6 +132,7 @@ def stylize(
         raise ConfigError("--init content needs a content image; texture synthesis starts from noise")
     if steps < 1:
         raise ConfigError(f"steps must be >= 1, got {steps}")
+    check_weights(content_weight=content_weight, style_weight=style_weight)
     content_layer = content_layer or feature_net.content_layer
     style_layers = list(style_layers or feature_net.style_layers)
     used = ([content_layer] if content is not None else []) + (style_layers if style is not None else [])
