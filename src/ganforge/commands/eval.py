@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = run.config
     from ..data import get_dataset
 
-    info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root)
+    info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root, skip_bad_images=cfg.skip_bad_images)
     ev = resolve_evaluator(cfg.data, info.kind, info.num_classes, args.evaluator, args.inception_weights,
                            args.cache_dir, cfg.data_root, args.device)  # fmt: skip
     names = names or default_metrics(info.kind, ev)

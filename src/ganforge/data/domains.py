@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DataError
 from . import DATASETS, get_dataset
-from .folder import list_images
+from .folder import list_images, read_image
 
 
 @dataclass
@@ -97,12 +97,9 @@ def check_uniform(paths: list[str], what: str) -> tuple[tuple[int, int], str]:
 
 
 def read_uint8(path: str, mode: str) -> torch.Tensor:
-    """An image file as uint8 (C, H, W); mode 'L' or 'RGB' (RGBA/P converted to RGB)."""
-    try:
-        with Image.open(path) as im:
-            array = np.asarray(im.convert("L" if mode == "L" else "RGB"))
-    except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"cannot read image {path}: {e}") from None
+    """An image file as uint8 (C, H, W); mode 'L' or 'RGB', read as the image folders read it
+    (data/folder.py: EXIF orientation, 16-bit scaled, transparency over the stated background)."""
+    array = np.asarray(read_image(path, 1 if mode == "L" else 3))
     tensor = torch.from_numpy(array.copy())
     return tensor[None] if tensor.dim() == 2 else tensor.permute(2, 0, 1)
 

@@ -42,7 +42,7 @@ class EvalMonitor(Monitor):
         # share the reference's feature extraction as they later share sampling and scoring.
         self.world, device = distributed.setup(cfg.device)
         self.all_ranks = True
-        info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root)
+        info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root, skip_bad_images=cfg.skip_bad_images)
         evaluator = resolve_evaluator(
             cfg.data, info.kind, info.num_classes, cfg.eval_evaluator, cfg.eval_inception_weights, cache_dir,
             cfg.data_root,

@@ -105,7 +105,7 @@ class Algorithm:
     def build_data(self) -> DataInfo:
         """The training data (the loop's `data`: its spec builds the networks)."""
         c = self.cfg
-        data = get_dataset(c.data, "train", c.image_size, c.channels, c.data_root)
+        data = get_dataset(c.data, "train", c.image_size, c.channels, c.data_root, skip_bad_images=c.skip_bad_images)
         return cache_decoded_images(data) if c.cache_images else data
 
     def build_batches(self, data: DataInfo, memory_format):

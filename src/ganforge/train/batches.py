@@ -23,6 +23,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..data.base import InMemoryImages
+from ..errors import GanforgeError
 
 
 class _EndlessBatches(Sampler):
@@ -94,7 +95,10 @@ class BatchStream:
         """The next (x, y) batch on the device."""
         if self._iter is None:
             self._iter = self._in_memory() if isinstance(self.dataset, InMemoryImages) else self._loader()
-        x, y = next(self._iter)
+        try:
+            x, y = next(self._iter)
+        except GanforgeError as e:  # from a DataLoader worker: torch prepends the worker's traceback
+            raise type(e)(str(e).strip().splitlines()[-1]) from None
         self.position += 1
         if self.position >= self.batches_per_epoch:
             self.epoch, self.position = self.epoch + 1, 0
