@@ -100,13 +100,8 @@ class Config:
     pack: int = 1  # PacGAN (Lin et al. 2018): D judges groups of `pack` samples stacked along channels; 1 = off
     diffaugment: str = ""  # DiffAugment (Zhao et al. 2020) policies before D, e.g. color,translation,cutout; "" = off
     class_loss_weight: float = 1.0  # ACGAN (model.conditional_d=acgan): weight of the class loss in D's and G's loss
-    opt_g: OptimConfig = field(default_factory=OptimConfig)
-    opt_d: OptimConfig = field(default_factory=OptimConfig)
-    # Phases (ganforge.optim.schedule) of G's and D's optimizer, indexed by generator step: a list of
-    # phase dicts or a course such as {kind: cyclegan, steps: 200000, lr: 2e-4}. null: opt_g / opt_d
-    # at a constant learning rate.
-    schedule_g: Any = None
-    schedule_d: Any = None
+    opt_g: OptimConfig = field(default_factory=OptimConfig)  # G's optimizer and its lr schedule
+    opt_d: OptimConfig = field(default_factory=OptimConfig)  # D's
     ema_half_life: float = 0.0  # EMA of G's weights, half-life in G-steps; 0 = off
     ema_start: int = 0  # start averaging after this many G-steps
 

@@ -135,6 +135,7 @@ def test_collapse_check_compares_with_real_diversity():
     class FakeTrainer:
         fixed_z = torch.zeros(8, 2)
         n_fixed_samples = 8
+        cfg = None  # no run config: the advice lists every lever
 
         def __init__(self, G):
             self.G = G

@@ -87,6 +87,10 @@ class CycleGAN(TranslationAlgorithm):
         }
 
     @classmethod
+    def builders(cls, cfg):
+        return {"g": build_resnet_generator, "d": build_patch_discriminator}
+
+    @classmethod
     def translators(cls, nets):
         return {"AtoB": nets["G_AB"], "BtoA": nets["G_BA"]}
 

@@ -23,8 +23,9 @@ from contextlib import nullcontext
 import torch
 import torch.nn.functional as F
 
+from ..errors import ConfigError
 from ..losses import get_loss
-from ..nets import build_models
+from ..nets import MODELS, build_models
 from ..train.algorithm import Algorithm, Update
 from ..train.d_pipeline import SWITCHES, DInput, DRegularizers
 from ..train.loop import no_sync
@@ -37,6 +38,18 @@ class GAN(Algorithm):
     name = "gan"
     description = "one G, one D, k D-steps per G-step (Goodfellow et al. 2014; DCGAN, LSGAN, WGAN, WGAN-GP, R3GAN)"
     supports = frozenset(SWITCHES)
+    repeats = frozenset({"D", "G"})
+
+    @classmethod
+    def builders(cls, cfg):
+        family = MODELS.get(cfg.model.name)
+        return {"g": family.build_generator, "d": family.build_discriminator}
+
+    @classmethod
+    def check_config(cls, cfg) -> None:
+        super().check_config(cfg)
+        if cfg.class_loss_weight != 1.0 and cfg.model.conditional_d != "acgan":
+            raise ConfigError("class_loss_weight weighs ACGAN's class loss; it does nothing without model.conditional_d=acgan")
 
     @classmethod
     def build_networks(cls, cfg, spec):

@@ -57,6 +57,10 @@ class Pix2Pix(TranslationAlgorithm):
         return {"G": build_unet_generator(channels, channels, size, **g), "D": build_patch_discriminator(2 * channels, **d)}
 
     @classmethod
+    def builders(cls, cfg):
+        return {"g": build_unet_generator, "d": build_patch_discriminator}
+
+    @classmethod
     def translators(cls, nets):
         return {"AtoB": nets["G"]}
 

@@ -32,6 +32,9 @@ N_TRIPLETS = 8  # test images per direction in the triplet grids
 class TranslationAlgorithm(Algorithm):
     directions = ("AtoB",)
     watched_G, watched_D = "G", "D"  # what the monitors (TensorBoard, health checks) see
+    # G maps images to images: no latent, no class conditioning, and nets built by the algorithm itself
+    ignores = frozenset({"model.z_dim", "model.spectral_norm", "model.conditional_g", "model.conditional_d",
+                         "model.minibatch_discrimination", "class_loss_weight"})  # fmt: skip
 
     @classmethod
     def load_translation(cls, cfg, params) -> TranslationData:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .advice import advice_for
+from .advice import advice_for_run
 from .base import Diagnosis, Persistence
 
 REAL_SAMPLES = 256  # real images whose diversity is the yardstick (fixed draw, own RNG)
@@ -86,5 +86,5 @@ class CollapseCheck:
             self.name, "collapse", "warning", record["step"],
             f"mode collapse: the fixed-noise samples' {what} of real data's "
             f"(threshold {self.ratio:.0%}) for {len(self.persistence.history)} ticks",
-            advice_for(self.name),
+            advice_for_run(self.name, trainer),
         )  # fmt: skip

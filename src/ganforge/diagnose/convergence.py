@@ -13,7 +13,7 @@ for the BCE losses and raw outputs for the others, so each loss has its own "D w
 """
 from __future__ import annotations
 
-from .advice import advice_for
+from .advice import advice_for_run
 from .base import Diagnosis, Persistence
 
 # loss name -> (max Loss/D, min D(x), max D(G(z)))
@@ -51,5 +51,5 @@ class ConvergenceCheck:
             self.name, "D wins", "warning", record["step"],
             f"D wins: Loss/D {record['Loss/D']:.3g}, D(x) {record['D(x)']:.3g}, D(G(z)) {record['D(G(z))']:.3g} "
             f"for {len(self.persistence.history)} ticks; G's gradient vanishes and training has stalled",
-            advice_for(self.name),
+            advice_for_run(self.name, trainer),
         )  # fmt: skip

@@ -7,7 +7,7 @@ hint, not a warning. Only the BCE losses have these scales; other losses get no 
 """
 from __future__ import annotations
 
-from .advice import advice_for
+from .advice import advice_for_run
 from .base import Diagnosis, Persistence
 
 TYPICAL = {"Loss/D": (0.5, 0.8), "Loss/G": (0.5, 2.0)}  # the DCGAN tutorial's healthy bands
@@ -54,5 +54,5 @@ class RangeCheck:
             fired, fired.replace("-loss-", " loss "), "hint", record["step"],
             f"Loss/D {record.get('Loss/D', float('nan')):.3g}, Loss/G {record.get('Loss/G', float('nan')):.3g}: "
             f"healthy DCGAN runs sit near D {d_lo}-{d_hi}, G {g_lo}-{g_hi}",
-            advice_for(fired),
+            advice_for_run(fired, trainer),
         )  # fmt: skip

@@ -17,6 +17,7 @@ from ..metrics.records import read_best, read_metrics
 from ..runtime.checkpoint import list_checkpoints
 from ..runtime.rundir import require_run_dir
 from ..train.stats import read_jsonl
+from ..algorithms import get_algorithm
 from .advice import advice_for
 from .convergence import d_wins
 from .ranges import PROBABILISTIC, out_of_range
@@ -83,7 +84,7 @@ def summarize(run_dir: str) -> str:
             lines.append(f"  step {d['step']:>6} [{d['severity']}] {d['message']}")
         lines.append("what to change:")
         for name in dict.fromkeys(d["name"] for d in raised):
-            lines.extend([f"  {name}:"] + [f"    - {a}" for a in advice_for(name)])
+            lines.extend([f"  {name}:"] + [f"    - {a}" for a in advice_for(name, cfg, get_algorithm(cfg.algorithm))])
     else:
         posthoc = [label for label in labels if label != "ok"]
         lines.append("diagnoses raised: none" + (f" live; the record-only rules find {Counter(posthoc).most_common()}"

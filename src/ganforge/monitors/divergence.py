@@ -2,7 +2,7 @@
 checkpoint and says what to change (rules and rollback: ganforge.diagnose.divergence)."""
 from __future__ import annotations
 
-from ..diagnose.advice import advice_for
+from ..diagnose.advice import advice_for_run
 from ..diagnose.base import Diagnosis
 from ..diagnose.divergence import LOSSES, exploded, non_finite, roll_back
 from ..train.monitor import Monitor, StopTraining
@@ -45,7 +45,7 @@ class DivergenceGuard(Monitor):
             self.name, "DIVERGED", "error", record["step"],
             f"training diverged at step {record['step']} ({why}); {where}. Start a new run with one of the "
             "changes below (a resumed run keeps its hyperparameters)",
-            advice_for(self.name),
+            advice_for_run(self.name, trainer),
         )  # fmt: skip
         record["health"] = diagnosis.label
         record.setdefault("diagnoses", []).append(diagnosis.to_dict())

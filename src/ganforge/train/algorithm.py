@@ -60,6 +60,8 @@ class Algorithm:
     description = ""
     Params = None  # a dataclass of the algorithm's own hyperparameters (config `algo:`); None: takes none
     supports: frozenset = frozenset()  # switch keys (train.d_pipeline.SWITCHES) its updates apply
+    repeats: frozenset = frozenset()  # courses ("D", "G") whose updates repeat n_critic / n_gen times
+    ignores: frozenset = frozenset()  # config keys (dotted) its networks and updates never read: refused when set
     ddp_find_unused_parameters = False  # some weights sit out some steps (ProGAN's blocks above the stage)
 
     # ------------------------------------------------------------------ a run without a loop
@@ -75,6 +77,33 @@ class Algorithm:
     @classmethod
     def build_networks(cls, cfg: Config, spec: DataSpec) -> dict[str, torch.nn.Module]:
         raise NotImplementedError
+
+    @classmethod
+    def builders(cls, cfg: Config) -> dict:
+        """{"g": G's builder, "d": D's builder}: the functions whose keyword options model.g / model.d are."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_config(cls, cfg: Config) -> None:
+        """Refuse a key this algorithm never reads (set to other than its default), and n_critic /
+        n_gen / the critic boost where its updates of that course do not repeat."""
+        defaults = config_mod.Config()
+        for key in sorted(cls.ignores):
+            value, default = cfg, defaults
+            for part in key.split("."):
+                value, default = getattr(value, part), getattr(default, part)
+            if value != default:
+                raise ConfigError(f"the {cls.name} algorithm does not use {key}; remove it (default {default!r})")
+        for key in ("n_critic", "n_gen"):
+            if getattr(cfg, key) < 1:
+                raise ConfigError(f"{key} counts updates per step and must be at least 1; got {getattr(cfg, key)}")
+        for key, course in REPEAT_KEYS.items():
+            value = getattr(cfg, key)
+            if value != getattr(defaults, key) and course not in cls.repeats:
+                raise ConfigError(f"the {cls.name} algorithm updates each network once a step; {key}={value} applies to "
+                                  "the gan family of algorithms (gan, infogan, began, progan)")  # fmt: skip
+        if cfg.critic_boost_n_critic != defaults.critic_boost_n_critic and not (cfg.critic_boost_steps or cfg.critic_boost_every):
+            raise ConfigError("critic_boost_n_critic does nothing without critic_boost_steps or critic_boost_every")
 
     @classmethod
     def latent(cls, cfg: Config, n: int, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
@@ -144,21 +173,6 @@ class Algorithm:
     def monitors(self) -> list:
         """Monitors of the algorithm's own (rank 0), after the run's."""
         return []
-
-    def check_repeats(self, updates: list[Update]) -> None:
-        """n_critic and n_gen are at least 1, and an algorithm whose updates of a course do not repeat
-        (CycleGAN's, pix2pix's: each update needs the other's batch) is not asked to: it would ignore it."""
-        for key in ("n_critic", "n_gen"):
-            if getattr(self.cfg, key) < 1:
-                raise ConfigError(f"{key} counts updates per step and must be at least 1; got {getattr(self.cfg, key)}")
-        repeating = {u.course for u in updates if u.repeat is not once}
-        for key, course in REPEAT_KEYS.items():
-            value = getattr(self.cfg, key)
-            if value != getattr(config_mod.Config(), key) and course not in repeating:
-                raise ConfigError(f"the {self.name} algorithm updates each network once a step; {key}={value} applies to "
-                                  "the gan family of algorithms (gan, infogan, began, progan)")  # fmt: skip
-        if self.cfg.critic_boost_n_critic != 100 and not (self.cfg.critic_boost_steps or self.cfg.critic_boost_every):
-            raise ConfigError("critic_boost_n_critic does nothing without critic_boost_steps or critic_boost_every")
 
     # ------------------------------------------------------------------ what the grids and monitors see
     def noise(self, n: int) -> torch.Tensor:

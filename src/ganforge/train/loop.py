@@ -35,7 +35,7 @@ from ..losses import get_loss
 from ..optim.course import build_course
 from ..runtime import distributed
 from ..runtime.checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
-from .algorithm import Algorithm, Update
+from .algorithm import Algorithm, Update, once
 from .compile import compile_module
 from .d_pipeline import check_switches
 from .ema import make_ema
@@ -64,6 +64,7 @@ class Trainer:
         self.precision = Precision(cfg.precision, self.device)  # first: a refused precision builds nothing
         self.params = algorithm.parse_params(cfg)  # a bad `algo:` key builds nothing
         check_switches(cfg, algorithm.name, algorithm.supports, get_loss(cfg.loss))  # nor does a dropped switch
+        algorithm.check_config(cfg)  # nor a key the algorithm never reads
         self.algorithm = algorithm(self)
         self.data = self.algorithm.build_data()
         memory_format = torch.channels_last if cfg.channels_last else torch.preserve_format
@@ -95,7 +96,9 @@ class Trainer:
         if resume_state is not None:
             self.load_state(resume_state)
         self.updates = self.algorithm.updates()
-        self.algorithm.check_repeats(self.updates)
+        repeating = {u.course for u in self.updates if u.repeat is not once}
+        if repeating != set(algorithm.repeats):  # the central checks trust the declaration: hold it to the updates
+            raise TypeError(f"the {algorithm.name} algorithm declares repeats={set(algorithm.repeats)} but its updates repeat {repeating}")
         self._backward = {course: self._backward_for(course) for course in self.courses}
         self.window = StatsWindow()
         own = self.algorithm.monitors() if self.world.is_main else []
