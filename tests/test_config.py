@@ -78,3 +78,17 @@ def test_paper_hyperparameters():
 def test_unknown_preset_lists_valid():
     with pytest.raises(ConfigError, match="did you mean 'dcgan'"):
         resolve_config("dcgna")
+
+
+def test_a_preset_inherits_its_base_and_holds_only_what_differs(tmp_path):
+    (tmp_path / "mine.yaml").write_text("base: dcgan\nmodel: {g: {width: 16}}\nopt_d: {lr: 1.0e-4}\n")
+    (tmp_path / "child.yaml").write_text("base: mine.yaml\nsteps: 7\n")
+    cfg = resolve_config(str(tmp_path / "child.yaml"))
+    dcgan = resolve_config("dcgan")
+    assert cfg.steps == 7 and cfg.model.g == {**dcgan.model.g, "width": 16} and cfg.model.d == dcgan.model.d
+    assert cfg.opt_d.lr == 1e-4 and cfg.opt_d.betas == dcgan.opt_d.betas and cfg.paper == dcgan.paper
+    assert cfg.preset == "custom"  # a file is not the dcgan preset, though it starts from it
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="inherit in a circle"):
+        resolve_config(str(tmp_path / "a.yaml"))

@@ -1,7 +1,10 @@
 """Presets: one YAML file per paper setting, shipped in ganforge/presets/.
 
 Each file cites its paper (`paper:`), says where it deviates and why (`notes:`), and sets only the keys
-that differ from the defaults in ganforge.config, each with a comment giving its source.
+that differ from the defaults in ganforge.config, each with a comment giving its source. A preset may
+inherit another (`base: dcgan`): it then holds only what differs from its base, applied over it (nested
+sections such as `model.g` merge key by key; lists are replaced). A user's own YAML file may name a
+`base:` too: a preset name, or a YAML file next to it.
 """
 from __future__ import annotations
 
@@ -24,14 +27,38 @@ def list_presets() -> list[str]:
 
 
 def load_preset(name_or_path: str) -> dict:
-    """A preset by name, or any YAML file of config keys by path."""
-    if name_or_path.endswith((".yaml", ".yml")) and os.path.isfile(name_or_path):
-        return read_yaml(name_or_path)
-    if name_or_path not in list_presets():
+    """A preset by name, or any YAML file of config keys by path, with its `base:` chain applied."""
+    return _load(name_or_path, os.getcwd(), ())
+
+
+def _load(name_or_path: str, folder: str, chain: tuple) -> dict:
+    path = name_or_path if os.path.isabs(name_or_path) else os.path.join(folder, name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) and os.path.isfile(path):
+        data, name = read_yaml(path), None
+    elif name_or_path in list_presets():
+        path = os.path.join(preset_dir(), f"{name_or_path}.yaml")
+        data, name = read_yaml(path), name_or_path
+    else:
         raise ConfigError(unknown_name_message("preset", name_or_path, list_presets()))
-    data = read_yaml(os.path.join(preset_dir(), f"{name_or_path}.yaml"))
-    data.setdefault("preset", name_or_path)
+    if path in chain:
+        raise ConfigError(f"presets inherit in a circle: {' -> '.join(chain + (path,))}")
+    base = data.pop("base", None)
+    if base is not None:
+        if not isinstance(base, str):
+            raise ConfigError(f"{path}: base must name one preset or YAML file, got {base!r}")
+        inherited = _load(base, os.path.dirname(path), chain + (path,))
+        inherited.pop("preset", None)  # the child is its own preset
+        data = _deep_merge(inherited, data)
+    if name is not None:
+        data.setdefault("preset", name)
     return data
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def resolve_config(preset: str = DEFAULT_PRESET, overrides: list[dict] = ()) -> Config:
