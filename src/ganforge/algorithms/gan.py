@@ -68,7 +68,6 @@ class GAN(Algorithm):
         twice = self.regs.differentiates_twice
         self.G_train, self.D_train, self.D_frozen = t.train_view("G"), t.train_view("D", twice), t.frozen_view("D", twice)
         self._reused = None  # (fake, z, labels) of D's last batch, for G's update (reuse_fake)
-        self._last_real = None  # (real, labels) of D's last batch, for a loss whose G objective reads D(x)
         self.fixed_inputs()
 
     def updates(self) -> list[Update]:
@@ -163,7 +162,6 @@ class GAN(Algorithm):
         else:  # the relativistic loss pairs each real with a generated sample: one backward of the whole
             out = loss.d(real_logits, fake_logits, self.real_target)
             backward(out["loss"] + real_total + fake_total)
-        self._last_real = (real, real_labels)
         stats["Loss/D"] = out["loss"].detach()
         stats["D(x)"], stats["D(G(z))"] = self.d_output(real_logits), self.d_output(fake_logits)
         if "wasserstein" in out:
@@ -180,18 +178,19 @@ class GAN(Algorithm):
         else:
             fake, z, labels = reused
         fake_logits, aux = self.call_D(self.D_frozen, self.d_input(fake), labels, side="fake")
-        real_logits = self.real_logits_for_g() if self.loss.g_needs_real else None
+        real_logits = self.real_logits_for_g(labels) if self.loss.g_needs_real else None
         out = self.loss.g(real_logits, fake_logits)
         stats = {"Loss/G": out["loss"].detach()}
         backward(out["loss"] + self.aux_loss("G", "fake", aux, labels, z, stats))
         return stats
 
     @torch.no_grad()
-    def real_logits_for_g(self) -> torch.Tensor:
-        """D's logits on D's last real batch, for a G objective that compares with reals (RpGAN):
-        constants to G (real data and a frozen D), so no graph is kept."""
-        real, labels = self._last_real
-        return self.call_D(self.D_frozen, self.d_input(real), labels)[0]
+    def real_logits_for_g(self, fake_labels) -> torch.Tensor:
+        """D's logits on a fresh real batch, for a G objective that compares with reals (RpGAN; R3GAN's
+        code draws G's phase its own real batch, as it does its own noise): constants to G (real data
+        and a frozen D), so no graph is kept."""
+        real, labels = self.real_batch()
+        return self.call_D(self.D_frozen, self.d_input(real), labels if fake_labels is not None else None)[0]
 
     def d_output(self, logits: torch.Tensor) -> torch.Tensor:
         """D's mean verdict: a probability for BCE losses, the raw score for critics."""
