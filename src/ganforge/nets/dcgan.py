@@ -37,15 +37,16 @@ def base_and_doublings(size: int) -> tuple[int, int]:
     return base, n
 
 
-def check_size(shape: tuple[int, ...]) -> None:
+def check_size(shape: tuple[int, ...], family: str = "dcgan") -> None:
+    """Square sides S = b*2^n with a base b >= 4 and n >= 1 doublings (any family that grows so)."""
     c, h, w = shape
     if h != w:
-        raise ConfigError(f"dcgan makes square images; got {h}x{w}")
+        raise ConfigError(f"{family} makes square images; got {h}x{w}")
     base, n = base_and_doublings(h)
     if n < 1:
         raise ConfigError(
-            f"dcgan cannot make {h}x{h} images: it makes even sides S = b*2^n (b >= 4, n >= 1), e.g. "
-            f"8, 16, 28, 32, 48, 64, 128; use image_size={max(8, h + (h % 2))} to resize the data"
+            f"{family} cannot make {h}x{h} images: it makes even sides S = b*2^n (b >= 4, n >= 1), e.g. "
+            f"8, 12, 16, 20, 24, 28, 32, 48, 64, 128; use image_size={max(8, h + (h % 2))} to resize the data"
         )
 
 

@@ -65,6 +65,7 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from . import ModelFamily, register_family
 from .dcgan import base_and_doublings
+from .dcgan import check_size as dcgan_check_size
 
 LRELU_SLOPE = 0.2  # FusedOperators.py:8 (and bias_act's lrelu default alpha)
 LRELU_GAIN = math.sqrt(2 / (1 + LRELU_SLOPE**2))  # He gain of that LeakyReLU, FusedOperators.py:7
@@ -166,15 +167,7 @@ def stage_sides(size: int) -> list[int]:
 
 
 def check_size(shape: tuple[int, ...]) -> None:
-    c, h, w = shape
-    if h != w:
-        raise ConfigError(f"r3gan makes square images; got {h}x{w}")
-    base, n = base_and_doublings(h)
-    if n < 1:
-        raise ConfigError(
-            f"r3gan cannot make {h}x{h} images: it makes sides S = b*2^n (basis b >= 4, n >= 1), e.g. "
-            f"8, 12, 16, 20, 24, 28, 32, 48, 64, 128; use image_size={max(8, h + (h % 2))} to resize the data"
-        )
+    dcgan_check_size(shape, "r3gan")
 
 
 def _stage_widths(who: str, sides: list[int], width: int, widths: list[int], expansion: int, group_size: int) -> list[int]:
