@@ -139,3 +139,20 @@ def test_eval_command_says_what_it_is_doing_on_a_terminal(ring_run, monkeypatch)
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["eval", ring_run, "--metrics", "fid", "-n", "100", "--ckpt", "20"]) == 0
     assert "sampling 100" in terminal.getvalue() and "generated features" in terminal.getvalue()
+
+
+def test_an_interrupted_or_concurrent_fit_does_not_block_the_next(tmp_path, monkeypatch):
+    """A classifier folder left by an interrupted fit (no evaluator.json) is refitted, not refused;
+    a fit waits on the folder's lock, so two processes starting together do not collide."""
+    import os
+
+    from ganforge.metrics import offline_evaluator as oe
+
+    folder = oe.evaluator_dir("digits", str(tmp_path))
+    os.makedirs(os.path.join(folder, "classifier"))  # what a killed fit leaves behind
+    open(os.path.join(folder, "classifier", "config.yaml"), "w").close()
+    calls = []
+    monkeypatch.setattr(oe, "_fit", lambda data, folder, facts_path, *rest: calls.append(folder) or (folder, {"ok": True}))
+    assert oe.fit_evaluator("digits", str(tmp_path), progress=False) == (folder, {"ok": True})
+    assert calls == [folder] and not os.path.exists(os.path.join(folder, "classifier"))
+    assert os.path.isfile(os.path.join(folder, ".fit.lock"))

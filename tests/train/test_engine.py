@@ -97,6 +97,8 @@ def _weights(path):
 @pytest.mark.parametrize("preset, extra", [
     ("dcgan", {"ema_half_life": 2.0, "label_smoothing": 0.1, "instance_noise": 0.1, "instance_noise_steps": 10}),
     ("dcgan", {"n_gen": 2}),  # the second G update draws its own noise: resume must restore that RNG too
+    # R3GAN: RpGAN + R1 + R2, G's phase with its own real batch (the batch stream's position must resume)
+    ("r3gan-demo", {"model": {"g": {"width": 16}, "d": {"width": 16}}, "ema_half_life": 2.0}),
     ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
     # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
     ("dcgan", {"opt_g": {"schedule": {"kind": "cyclegan", "steps": 6}},
@@ -105,7 +107,7 @@ def _weights(path):
 ])  # fmt: skip
 def test_resume_equals_training_straight_through(tmp_path, tiny_overrides, preset, extra):
     """2N steps straight == N steps + resume + N steps: same weights, optimizer states and EMA."""
-    base = dict(tiny_overrides, steps=6, model={"g": {"width": 8}, "d": {"width": 8}}, **extra)
+    base = {**tiny_overrides, "steps": 6, "model": {"g": {"width": 8}, "d": {"width": 8}}, **extra}
     base.update(ckpt_every=100, sample_every=100, log_every=3)
     train(resolve_config(preset, [base]), out=str(tmp_path / "straight"), progress=False)
     half = train(resolve_config(preset, [dict(base, steps=3)]), out=str(tmp_path / "half"), progress=False)

@@ -82,17 +82,31 @@ def fit_evaluator(
 
     `train_args` are further ClassifyConfig keys (schedule, lr, batch_size, seed...).
     """
-    from ..classify import ClassifyConfig, train
+    import fcntl
+    import shutil
 
     folder = evaluator_dir(data, cache_dir, data_root)
     facts_path = os.path.join(folder, "evaluator.json")
     if os.path.isfile(facts_path) and not force:
         return folder, read_facts(folder)
-    if force and os.path.isdir(folder):
-        import shutil
-
-        shutil.rmtree(folder)
     os.makedirs(folder, exist_ok=True)
+    # One fit at a time: a second process (two benchmarks, two evaluations started together) waits for
+    # the first and then reads its evaluator instead of colliding with its half-written classifier.
+    with open(os.path.join(folder, ".fit.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if os.path.isfile(facts_path) and not force:
+            return folder, read_facts(folder)
+        for stale in (facts_path, os.path.join(folder, "classifier")):  # forced, or an interrupted fit's
+            if os.path.isdir(stale):
+                shutil.rmtree(stale)
+            elif os.path.exists(stale):
+                os.remove(stale)
+        return _fit(data, folder, facts_path, model, epochs, data_root, device, progress, train_args)
+
+
+def _fit(data, folder, facts_path, model, epochs, data_root, device, progress, train_args) -> tuple[str, dict]:
+    from ..classify import ClassifyConfig, train
+
     settings = dict(DEFAULT_TRAINING.get(model, {"epochs": 5}))
     settings.update(train_args)
     if epochs is not None:
