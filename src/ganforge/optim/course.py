@@ -76,7 +76,14 @@ class ConstantCourse:
         return self.optimizer.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state)
+        if "segment" in state:  # saved by a schedule (a resume after a divergence may drop it): its optimizer
+            state = state["optimizer"]
+        try:
+            self.optimizer.load_state_dict(state)
+        except (ValueError, KeyError) as e:
+            from ..errors import CheckpointError
+
+            raise CheckpointError(f"the saved optimizer does not fit this one ({type(self.optimizer).__name__}): {e}") from None
         for group, spec in zip(self.optimizer.param_groups, self.hyperparameters):
             group.update(spec)
 
