@@ -92,3 +92,40 @@ def test_a_preset_inherits_its_base_and_holds_only_what_differs(tmp_path):
     (tmp_path / "b.yaml").write_text("base: a.yaml\n")
     with pytest.raises(ConfigError, match="inherit in a circle"):
         resolve_config(str(tmp_path / "a.yaml"))
+
+
+def _ranged_keys(cls=None, prefix=""):
+    """(dotted key, Range) of every annotated numeric key of the config, sections included."""
+    import dataclasses
+    import typing
+
+    from ganforge.config import Config, Range
+
+    out = []
+    cls = cls or Config
+    for f in dataclasses.fields(cls):
+        tp = typing.get_type_hints(cls, include_extras=True)[f.name]
+        if dataclasses.is_dataclass(f.default_factory) if f.default_factory is not dataclasses.MISSING else False:
+            out += _ranged_keys(f.default_factory, f"{prefix}{f.name}.")
+            continue
+        if typing.get_origin(tp) is list:  # each item checked: opt_g.betas; a scalar is refused as "wants a list"
+            continue
+        for arg in (tp, *typing.get_args(tp)):
+            if typing.get_origin(arg) is typing.Annotated:
+                out += [(f"{prefix}{f.name}", m, typing.get_args(arg)[0]) for m in typing.get_args(arg)[1:] if isinstance(m, Range)]
+    return out
+
+
+def test_every_numeric_range_is_checked_on_merge_naming_the_key():
+    from ganforge.config import Config, merge, parse_override
+
+    keys = _ranged_keys()
+    assert {"steps", "batch_size", "log_every", "opt_g.lr", "opt_d.momentum", "label_smoothing", "model.z_dim", "diagnose.window"} <= {k for k, _, _ in keys}
+    for key, rng, tp in keys:
+        bad = rng.low - 1 if rng.low is not None else rng.high + 1
+        if rng.low is not None and rng.low_open:
+            bad = rng.low
+        value = int(bad) if tp is int else float(bad)
+        with pytest.raises(ConfigError, match=f"config key '{key}' must be"):
+            merge(Config(), parse_override(f"{key}={value}"))
+    merge(Config(), parse_override("steps=1"))  # the edge itself is fine

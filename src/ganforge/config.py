@@ -13,11 +13,46 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 import yaml
 
 from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric key accepts, written into its annotation (Annotated[int, AtLeast1]) so that
+    every layer of a config (preset, file, command line, stored run) is checked against it on merge."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low itself is excluded
+    high_open: bool = False
+
+    def check(self, value, path: str) -> None:
+        if value is None:
+            return
+        too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        if too_low or too_high:
+            raise ConfigError(f"config key '{path}' must be {self.describe()}, got {value!r}")
+
+    def describe(self) -> str:
+        if self.low == 1 and self.high is None and not self.low_open:
+            return "at least 1"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " and ".join(parts)
+
+
+AtLeast1 = Range(1)  # counts of steps, samples, updates, batch items
+NonNegative = Range(0.0)  # weights of terms (0 = off), counts where 0 means none or off
+Positive = Range(0.0, low_open=True)  # learning rates
+Fraction = Range(0.0, 1.0, high_open=True)  # label smoothing, momentum
 
 
 @dataclass
@@ -26,11 +61,11 @@ class OptimConfig:
     optimizer, peak lr and momentum from the keys above it; a list of phases sets its own."""
 
     name: str = "adam"  # adam | rmsprop | sgd
-    lr: float = 2e-4  # the constant lr, or the peak lr of the schedule's course
-    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])  # Adam; betas[0] is its momentum
-    momentum: float = 0.0  # SGD / RMSprop
-    alpha: float = 0.99  # RMSprop smoothing
-    weight_decay: float = 0.0
+    lr: Annotated[float, Positive] = 2e-4  # the constant lr, or the peak lr of the schedule's course
+    betas: list[Annotated[float, Fraction]] = field(default_factory=lambda: [0.5, 0.999])  # Adam; betas[0] is its momentum
+    momentum: Annotated[float, Fraction] = 0.0  # SGD / RMSprop
+    alpha: Annotated[float, Range(0.0, 1.0, low_open=True)] = 0.99  # RMSprop smoothing
+    weight_decay: Annotated[float, NonNegative] = 0.0
     # The lr over training: null (constant), a course such as {kind: cyclegan} or {kind: step, at: [0.5],
     # gamma: 0.5} (`ganforge schedule --help`), or a list of phases; indexed by generator step.
     schedule: Any = None
@@ -39,14 +74,14 @@ class OptimConfig:
 @dataclass
 class ModelConfig:
     name: str = "dcgan"  # a family from `ganforge models`
-    z_dim: int = 100
+    z_dim: Annotated[int, AtLeast1] = 100
     g: dict = field(default_factory=dict)  # generator builder keyword arguments
     d: dict = field(default_factory=dict)  # discriminator builder keyword arguments
     spectral_norm: list[str] = field(default_factory=list)  # nets to spectral-normalise (Miyato et al. 2018): [d], [g, d]
     # Class-conditional nets (nets/conditional.py), for labelled data:
     conditional_g: str = ""  # "" | concat (Mirza & Osindero 2014: one-hot y joins z) | cbn (per-class BatchNorm gamma/beta)
     conditional_d: str = ""  # "" | concat (one-hot y as extra input channels) | projection (Miyato & Koyama 2018) | acgan (Odena et al. 2017)
-    minibatch_discrimination: int = 0  # Salimans et al. 2016: kernels B of the layer on D's features; 0 = off
+    minibatch_discrimination: Annotated[int, NonNegative] = 0  # Salimans et al. 2016: kernels B of the layer on D's features; 0 = off
 
 
 @dataclass
@@ -54,10 +89,10 @@ class DiagnoseConfig:
     """Live health checks while training (ganforge.diagnose). The divergence guard is always on."""
 
     enabled: bool = True  # convergence-failure, mode-collapse and loss-range checks with advice
-    window: int = 5  # logging ticks a condition must hold before it is raised (one bad tick is noise)
-    warmup_steps: int = 200  # no verdicts before this step: early training looks like D winning and like collapse
-    collapse_ratio: float = 0.25  # fixed-noise sample diversity below this share of the real data's = collapse
-    explode_factor: float = 1000.0  # |loss| above this many times its running median (at least 1) = divergence
+    window: Annotated[int, AtLeast1] = 5  # logging ticks a condition must hold before it is raised (one bad tick is noise)
+    warmup_steps: Annotated[int, NonNegative] = 200  # no verdicts before this step: early training looks like D winning and like collapse
+    collapse_ratio: Annotated[float, Range(0.0, 1.0, low_open=True)] = 0.25  # fixed-noise sample diversity below this share of the real data's = collapse
+    explode_factor: Annotated[float, Range(1.0, low_open=True)] = 1000.0  # |loss| above this many times its running median (at least 1) = divergence
     rollback: bool = True  # on divergence, point ckpt-latest.pt back at the last good checkpoint
 
 
@@ -69,48 +104,48 @@ class Config:
     notes: str = ""  # where the preset deviates from the paper, and why
     data: str = "mnist5k"  # dataset name (`ganforge datasets`) or an image folder
     data_root: Union[str, None] = None  # torchvision root, or the photo for single-image
-    image_size: Union[int, None] = None  # None: the dataset's own resolution
-    channels: Union[int, None] = None  # None: the dataset's own channels
+    image_size: Union[Annotated[int, AtLeast1], None] = None  # None: the dataset's own resolution
+    channels: Union[Annotated[int, AtLeast1], None] = None  # None: the dataset's own channels
     model: ModelConfig = field(default_factory=ModelConfig)
 
     # The algorithm
     algorithm: str = "gan"  # `ganforge algorithms`: the paper's phases and networks (gan, infogan, cyclegan...)
     algo: dict = field(default_factory=dict)  # that algorithm's own hyperparameters, checked against its Params
     loss: str = "nonsaturating"  # `ganforge losses`: minimax, nonsaturating, least-squares, wasserstein, hinge
-    steps: int = 3000  # generator updates
-    batch_size: int = 64
-    n_critic: int = 1  # D updates per G update
-    n_gen: int = 1  # G updates per step, after D's phase; DCGAN-tensorflow (and the VEEGAN / PacGAN Stacked
+    steps: Annotated[int, AtLeast1] = 3000  # generator updates
+    batch_size: Annotated[int, AtLeast1] = 64
+    n_critic: Annotated[int, AtLeast1] = 1  # D updates per G update
+    n_gen: Annotated[int, AtLeast1] = 1  # G updates per step, after D's phase; DCGAN-tensorflow (and the VEEGAN / PacGAN Stacked
     # MNIST code built on it) runs 2 "to make sure that d_loss does not go to zero"
     reuse_fake: bool = True  # G's phase reuses the last D phase's generated batch (pytorch/examples);
     # false samples fresh noise for G, as in Goodfellow et al.'s Algorithm 1 and the WGAN code
-    critic_boost_steps: int = 0  # WGAN reference code: for the first N G-steps...
-    critic_boost_every: int = 0  # ...and every Mth G-step...
-    critic_boost_n_critic: int = 100  # ...do this many critic steps
-    clip_value: float = 0.0  # weight clipping of D's parameters to [-c, c] after each D step; 0 = off
-    gp_weight: float = 0.0  # WGAN-GP gradient penalty lambda; 0 = off
-    r1_weight: float = 0.0  # R1 penalty gamma (on real data): gamma/2 E||grad D(x)||^2; 0 = off
-    r1_interval: int = 1  # lazy regularization: R1 every k D-steps, scaled by k
-    r2_weight: float = 0.0  # R2 penalty gamma (R1 on generated data; R3GAN); 0 = off
-    r2_interval: int = 1  # R2 every k D-steps, scaled by k
-    drift_weight: float = 0.0  # ProGAN's eps_drift: eps E[D(x)^2] keeps the critic's output near 0; 0 = off
-    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - s
-    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs (real and fake)
-    instance_noise_steps: int = 0  # anneal the noise linearly to 0 over this many steps; 0 = constant
-    pack: int = 1  # PacGAN (Lin et al. 2018): D judges groups of `pack` samples stacked along channels; 1 = off
+    critic_boost_steps: Annotated[int, NonNegative] = 0  # WGAN reference code: for the first N G-steps...
+    critic_boost_every: Annotated[int, NonNegative] = 0  # ...and every Mth G-step...
+    critic_boost_n_critic: Annotated[int, AtLeast1] = 100  # ...do this many critic steps
+    clip_value: Annotated[float, NonNegative] = 0.0  # weight clipping of D's parameters to [-c, c] after each D step; 0 = off
+    gp_weight: Annotated[float, NonNegative] = 0.0  # WGAN-GP gradient penalty lambda; 0 = off
+    r1_weight: Annotated[float, NonNegative] = 0.0  # R1 penalty gamma (on real data): gamma/2 E||grad D(x)||^2; 0 = off
+    r1_interval: Annotated[int, AtLeast1] = 1  # lazy regularization: R1 every k D-steps, scaled by k
+    r2_weight: Annotated[float, NonNegative] = 0.0  # R2 penalty gamma (R1 on generated data; R3GAN); 0 = off
+    r2_interval: Annotated[int, AtLeast1] = 1  # R2 every k D-steps, scaled by k
+    drift_weight: Annotated[float, NonNegative] = 0.0  # ProGAN's eps_drift: eps E[D(x)^2] keeps the critic's output near 0; 0 = off
+    label_smoothing: Annotated[float, Fraction] = 0.0  # one-sided: D's target for real images is 1 - s
+    instance_noise: Annotated[float, NonNegative] = 0.0  # std of Gaussian noise added to D's inputs (real and fake)
+    instance_noise_steps: Annotated[int, NonNegative] = 0  # anneal the noise linearly to 0 over this many steps; 0 = constant
+    pack: Annotated[int, AtLeast1] = 1  # PacGAN (Lin et al. 2018): D judges groups of `pack` samples stacked along channels; 1 = off
     diffaugment: str = ""  # DiffAugment (Zhao et al. 2020) policies before D, e.g. color,translation,cutout; "" = off
-    class_loss_weight: float = 1.0  # ACGAN (model.conditional_d=acgan): weight of the class loss in D's and G's loss
+    class_loss_weight: Annotated[float, NonNegative] = 1.0  # ACGAN (model.conditional_d=acgan): weight of the class loss in D's and G's loss
     opt_g: OptimConfig = field(default_factory=OptimConfig)  # G's optimizer and its lr schedule
     opt_d: OptimConfig = field(default_factory=OptimConfig)  # D's
-    ema_half_life: float = 0.0  # EMA of G's weights, half-life in G-steps; 0 = off
-    ema_start: int = 0  # start averaging after this many G-steps
+    ema_half_life: Annotated[float, NonNegative] = 0.0  # EMA of G's weights, half-life in G-steps; 0 = off
+    ema_start: Annotated[int, NonNegative] = 0  # start averaging after this many G-steps
 
     # Bookkeeping
-    seed: int = 0
+    seed: Annotated[int, NonNegative] = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    workers: int = 0  # DataLoader worker processes (folder datasets)
+    workers: Annotated[int, NonNegative] = 0  # DataLoader worker processes (folder datasets)
     pin_memory: bool = True  # page-locked batches for asynchronous host-to-GPU copies (CUDA only)
-    prefetch_factor: int = 2  # batches each worker prepares ahead (with workers > 0)
+    prefetch_factor: Annotated[int, AtLeast1] = 2  # batches each worker prepares ahead (with workers > 0)
     cache_images: bool = False  # decode an image folder once into a cached uint8 tensor file (data/cache.py)
     skip_bad_images: bool = False  # image folders: check every file once at start, leave unreadable ones out (with a warning)
 
@@ -119,20 +154,20 @@ class Config:
     channels_last: bool = False  # NHWC memory layout for 4-D weights and image batches
     compile: bool = False  # torch.compile G and D for the training steps (eager, with a warning, where unavailable)
     fused_optimizers: bool = True  # torch's fused Adam/AdamW/SGD kernels where the device has them
-    threads: int = 0  # torch CPU threads; 0 = torch's default
+    threads: Annotated[int, NonNegative] = 0  # torch CPU threads; 0 = torch's default
     sync_batchnorm: bool = False  # many processes: BatchNorm over the global batch (SyncBatchNorm; CUDA only)
-    log_every: int = 50
-    sample_every: int = 500
-    ckpt_every: int = 1000
-    keep_checkpoints: int = 2
-    n_samples: int = 64  # images in the fixed-noise grid
+    log_every: Annotated[int, AtLeast1] = 50
+    sample_every: Annotated[int, AtLeast1] = 500
+    ckpt_every: Annotated[int, AtLeast1] = 1000
+    keep_checkpoints: Annotated[int, NonNegative] = 2
+    n_samples: Annotated[int, AtLeast1] = 64  # images in the fixed-noise grid
     tensorboard: Union[bool, None] = None  # TensorBoard events in RUN/tensorboard; null = on when the package is installed
-    report_every: int = 0  # rewrite RUN/report.html every N steps (and at the end); 0 = off
+    report_every: Annotated[int, NonNegative] = 0  # rewrite RUN/report.html every N steps (and at the end); 0 = off
 
     # Evaluation and diagnosis while training (see README, "Evaluation and diagnosis")
-    eval_every: int = 0  # score the generator every N steps (and at the end); 0 = off
+    eval_every: Annotated[int, NonNegative] = 0  # score the generator every N steps (and at the end); 0 = off
     eval_metrics: list[str] = field(default_factory=list)  # metric names; empty = the data's defaults
-    eval_n: int = 1000  # generated samples per evaluation
+    eval_n: Annotated[int, AtLeast1] = 1000  # generated samples per evaluation
     eval_evaluator: str = "auto"  # auto | offline | inception | none | a classifier run folder
     eval_inception_weights: Union[str, None] = None  # local Inception-v3 weights file (offline machines)
     best_metric: str = ""  # keep checkpoints/ckpt-best.pt by this score (e.g. fid, modes/covered); "" = off
@@ -164,8 +199,14 @@ def _unknown_key(path: str, valid: list[str]) -> ConfigError:
 
 
 def _coerce(value: Any, tp: Any, path: str) -> Any:
-    """Check/convert a parsed value to the annotated type; the error names the key."""
+    """Check/convert a parsed value to the annotated type (and its Range); the error names the key."""
     origin = typing.get_origin(tp)
+    if origin is Annotated:
+        base, *marks = typing.get_args(tp)
+        value = _coerce(value, base, path)
+        for mark in marks:
+            mark.check(value, path)
+        return value
     if origin in (Union, types.UnionType):
         args = typing.get_args(tp)
         if type(None) in args and (value is None or (isinstance(value, str) and value.lower() in ("none", "null"))):
@@ -216,7 +257,7 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
 
 def merge(obj, data: dict, prefix: str = ""):
     """Apply a (nested) dict onto a dataclass instance, strictly; returns obj."""
-    hints = typing.get_type_hints(type(obj))
+    hints = typing.get_type_hints(type(obj), include_extras=True)
     names = [f.name for f in dataclasses.fields(obj)]
     for key, value in data.items():
         path = f"{prefix}{key}"

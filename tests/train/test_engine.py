@@ -70,15 +70,15 @@ def test_n_gen_updates_g_that_many_times_a_step(tmp_path, tiny_overrides):
 
 
 @pytest.mark.parametrize("preset, extra, message", [
-    ("dcgan", {"n_gen": 0}, "n_gen counts updates per step and must be at least 1; got 0"),
-    ("dcgan", {"n_critic": -1}, "n_critic counts updates per step"),
+    ("dcgan", {"n_gen": 0}, "config key 'n_gen' must be at least 1, got 0"),
+    ("dcgan", {"n_critic": -1}, "config key 'n_critic' must be at least 1, got -1"),
     ("cyclegan-demo", {"n_gen": 2}, "the cyclegan algorithm updates each network once a step; n_gen=2"),
     ("pix2pix-demo", {"n_critic": 5}, "the pix2pix algorithm updates each network once a step; n_critic=5"),
 ])
 def test_update_counts_an_algorithm_cannot_honour_are_errors(tiny_overrides, preset, extra, message):
     # dcgan on the tiny fake data; the translation demos on their own bundled data
-    cfg = tiny(preset, tiny_overrides, **extra) if preset == "dcgan" else resolve_config(preset, [extra])
     with pytest.raises(ConfigError, match=message):
+        cfg = tiny(preset, tiny_overrides, **extra) if preset == "dcgan" else resolve_config(preset, [extra])
         build_trainer(cfg, progress=False)
 
 

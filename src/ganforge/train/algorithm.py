@@ -94,9 +94,6 @@ class Algorithm:
                 value, default = getattr(value, part), getattr(default, part)
             if value != default:
                 raise ConfigError(f"the {cls.name} algorithm does not use {key}; remove it (default {default!r})")
-        for key in ("n_critic", "n_gen"):
-            if getattr(cfg, key) < 1:
-                raise ConfigError(f"{key} counts updates per step and must be at least 1; got {getattr(cfg, key)}")
         for key, course in REPEAT_KEYS.items():
             value = getattr(cfg, key)
             if value != getattr(defaults, key) and course not in cls.repeats:
