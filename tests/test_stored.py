@@ -31,7 +31,8 @@ def test_an_old_course_becomes_the_same_optimizer_spec():
 def test_a_checkpoint_with_the_old_keys_resumes_exactly(tmp_path):
     """Write a run, rewrite its stored config into the old keys, and resume: the optimizer built from
     the upgraded config takes the saved state and ends where a straight run ends."""
-    base = dict(TINY, steps=4, opt_g={"schedule": {"kind": "cyclegan"}}, opt_d={"schedule": {"kind": "cyclegan"}})
+    course = {"kind": "cyclegan", "steps": 4}  # a length of its own: the half run may resume to 4
+    base = dict(TINY, steps=4, opt_g={"schedule": course}, opt_d={"schedule": course})
     train(resolve_config("dcgan", [base]), out=str(tmp_path / "straight"), progress=False)
     train(resolve_config("dcgan", [dict(base, steps=2)]), out=str(tmp_path / "half"), progress=False)
     path = tmp_path / "half" / "checkpoints" / "ckpt-latest.pt"
@@ -39,7 +40,7 @@ def test_a_checkpoint_with_the_old_keys_resumes_exactly(tmp_path):
     old = {k: v for k, v in state["config"].items()}
     for who in ("g", "d"):
         opt = old[f"opt_{who}"]
-        old[f"schedule_{who}"] = {"kind": "cyclegan", "lr": opt["lr"]}  # as the presets wrote it before
+        old[f"schedule_{who}"] = {"kind": "cyclegan", "steps": 4, "lr": opt["lr"]}  # as configs wrote it before
         old[f"opt_{who}"] = {k: v for k, v in opt.items() if k != "schedule"}
     state["config"] = old
     atomic_save({k: v for k, v in state.items() if k != "format"} | {"format": state["format"]}, str(path))
@@ -47,9 +48,9 @@ def test_a_checkpoint_with_the_old_keys_resumes_exactly(tmp_path):
         import yaml
 
         yaml.safe_dump(old, f)
-    assert load_run(str(tmp_path / "half")).config.opt_g.schedule == {"kind": "cyclegan"}
+    assert load_run(str(tmp_path / "half")).config.opt_g.schedule == course
     assert resume(str(tmp_path / "half"), [{"steps": 4}], progress=False).step == 4
     a, b = (load_checkpoint(str(tmp_path / r / "checkpoints" / "ckpt-latest.pt")) for r in ("straight", "half"))
     assert_close({k: a[k] for k in ("nets", "opt_G", "opt_D")}, {k: b[k] for k in ("nets", "opt_G", "opt_D")}, rtol=0, atol=0)
-    assert config_mod.to_dict(from_stored(b["config"]))["opt_g"]["schedule"] == {"kind": "cyclegan"}
+    assert config_mod.to_dict(from_stored(b["config"]))["opt_g"]["schedule"] == course
     assert isinstance(torch.load(str(path), weights_only=True), dict)

@@ -9,7 +9,11 @@ import argparse
 import importlib
 import sys
 
+import errno
+
 from .errors import GanforgeError
+
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 # Modules under ganforge.commands, in the order `ganforge --help` lists them.
 COMMAND_MODULES = ["train", "generate", "listing", "schedule", "classify", "lr_find", "stylize", "saliency", "eval", "fit_evaluator", "diagnose", "report", "runs", "interpolate", "translate", "traverse"]
@@ -54,9 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except OSError as e:  # a full or read-only disk, a folder one may not write: the file and what to do
+        from .runtime.checkpoint import os_error, what_to_do
+
+        reason = os_error(e)
+        if reason is None or reason.errno not in WRITE_ERRNOS:
+            raise
+        where = f" {reason.filename}" if reason.filename else ""
+        print(f"ganforge: error: cannot write{where}: {reason.strerror}; {what_to_do(reason)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM from a scheduler: the loop saved a checkpoint first
         print("ganforge: interrupted", file=sys.stderr)
-        return 130
+        return getattr(e, "exit_code", 130)
 
 
 if __name__ == "__main__":

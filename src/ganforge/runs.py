@@ -19,8 +19,8 @@ from .errors import CheckpointError, ConfigError
 from .data import DataSpec
 from .algorithms import get_algorithm
 from .runtime import distributed
-from .runtime.checkpoint import load_checkpoint
-from .runtime.rundir import claim_run_dir, new_run_dir, refuse_existing_run, require_run_dir, slug
+from .runtime.checkpoint import load_checkpoint, load_into, remove_stale_temp_files
+from .runtime.rundir import RunLock, claim_run_dir, new_run_dir, refuse_existing_run, require_run_dir, slug
 from .stored import from_stored
 from .train.ema import make_ema
 from .train.loop import Trainer, TrainResult
@@ -51,30 +51,105 @@ def train(
     return _train(trainer, run_dir or "")
 
 
+# After a divergence (RUN/diverged.json, written by the divergence guard), these may change on resume too:
+# the levers that get a run out of it. Not the optimizer's name: its saved state belongs to its kind.
+RECOVERY_KEYS = {"opt_g", "opt_d", "gp_weight", "r1_weight", "r1_interval", "r2_weight", "r2_interval", "drift_weight",
+                 "clip_value", "n_critic", "label_smoothing", "instance_noise", "instance_noise_steps"}  # fmt: skip
+DIVERGED = "diverged.json"
+HISTORY = "config-history.jsonl"
+
+
 def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, monitors=()) -> TrainResult:
-    """Continue a run from its latest checkpoint; only bookkeeping keys (and `steps`) may change."""
+    """Continue a run from its latest checkpoint. Only bookkeeping keys (and `steps`, forward) may change;
+    after a divergence, the recovery levers too (RECOVERY_KEYS), each change recorded in the run's
+    config-history.jsonl."""
     require_run_dir(run_dir)
-    state = load_checkpoint(latest_checkpoint(run_dir))
-    cfg = from_stored(state["config"])
+    path = latest_checkpoint(run_dir)
+    state = load_checkpoint(path)
+    cfg = stored_config(state, path)
     before = config_mod.to_dict(cfg)
     for override in overrides:
         config_mod.merge(cfg, override)
-    changed = [d for d in config_mod.differences(before, config_mod.to_dict(cfg)) if d.split(":")[0].split(".")[0] not in RESUMABLE_KEYS]
-    if changed:
+    changes = config_mod.differences(before, config_mod.to_dict(cfg))
+    diverged = _read_json(os.path.join(run_dir, DIVERGED))
+    allowed = RESUMABLE_KEYS | (RECOVERY_KEYS if diverged else set())
+    refused = [d for d in changes if d.split(":")[0].split(".")[0] not in allowed or d.startswith(("opt_g.name", "opt_d.name"))]
+    if refused:
+        after = "" if diverged else "; after a divergence, also " + ", ".join(sorted(RECOVERY_KEYS))
         raise ConfigError(
-            "a resumed run keeps its hyperparameters; these differ from the checkpoint: "
-            + "; ".join(changed) + f". Only {', '.join(sorted(RESUMABLE_KEYS))} may change (or start a new run)."
+            "a resumed run keeps its hyperparameters; these differ from the checkpoint: " + "; ".join(refused)
+            + f". Only {', '.join(sorted(allowed))} may change{after} (or start a new run)."
         )
+    check_steps_change(cfg, before["steps"], state["step"])
     trainer = build_trainer(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
     if trainer.world.is_main:
         config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
+        recovery = [d for d in changes if d.split(":")[0].split(".")[0] not in RESUMABLE_KEYS]
+        if recovery or diverged:
+            _append_history(run_dir, {"step": state["step"], "changed": recovery, "after_divergence": diverged or None})
+            os.remove(os.path.join(run_dir, DIVERGED))
     return _train(trainer, run_dir)
 
 
+def stored_config(state: dict, path: str) -> Config:
+    """The checkpoint's config, upgraded from older keys; one that cannot be read is a CheckpointError."""
+    try:
+        return from_stored(state["config"])
+    except (ConfigError, KeyError, TypeError, ValueError, AttributeError) as e:
+        raise CheckpointError(f"{path} holds a config this ganforge cannot read ({e}); retrain the run") from None
+
+
+def check_steps_change(cfg: Config, steps_before: int, step_now: int) -> None:
+    """`steps` may grow on resume, never fall below the step the run is at; and not where a schedule's
+    length follows `steps` (a course that names none): a longer run would reshape the lr already trained."""
+    if cfg.steps < step_now:
+        raise ConfigError(f"the run is at step {step_now}; --steps {cfg.steps} would train nothing (steps counts from the "
+                          f"run's start: give more than {step_now}, or leave it out)")  # fmt: skip
+    if cfg.steps != steps_before:
+        for who in ("g", "d"):
+            spec = getattr(cfg, f"opt_{who}").schedule
+            if isinstance(spec, dict) and not {"steps", "epochs"} & set(spec):
+                raise ConfigError(
+                    f"opt_{who}.schedule ({spec.get('kind')}) spans the run's steps ({steps_before}): resuming to {cfg.steps} "
+                    f"would reshape the learning rate the run has already trained with. Resume without --steps, or "
+                    f"start a new run with --steps {cfg.steps}"
+                )
+
+
+def _read_json(path: str) -> dict:
+    import json
+
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _append_history(run_dir: str, entry: dict) -> None:
+    import json
+    import time
+
+    with open(os.path.join(run_dir, HISTORY), "a") as f:
+        f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), **entry}) + "\n")
+
+
 def _train(trainer: Trainer, run_dir: str) -> TrainResult:
-    """Train; under torchrun, wait for every rank at the end and leave the process group. (On an error
-    the process exits without waiting: torchrun then stops the other ranks.)"""
-    result = trainer.train(run_dir)
+    """Train, holding the run's lock (a second process cannot train the same run at once; temporary
+    files a killed save left are removed under it); under torchrun, wait for every rank at the end
+    and leave the process group. (On an error the process exits without waiting: torchrun then stops
+    the other ranks.)"""
+    lock = None
+    if trainer.world.is_main and run_dir:
+        lock = RunLock(run_dir)
+        stale = remove_stale_temp_files(os.path.join(run_dir, "checkpoints"))
+        if stale:
+            print(f"removed {len(stale)} temporary file(s) an interrupted save left in {run_dir}/checkpoints")
+    try:
+        result = trainer.train(run_dir)
+    finally:
+        if lock is not None:
+            lock.release()
     distributed.teardown()
     return result
 
@@ -115,21 +190,22 @@ class LoadedRun:
 def load_run(run_dir: str, checkpoint: str = "latest", device: str = "cpu") -> LoadedRun:
     """Load a run's networks from a checkpoint ('latest', a step number, or 'best')."""
     require_run_dir(run_dir)
-    state = load_checkpoint(latest_checkpoint(run_dir, checkpoint))
+    path = latest_checkpoint(run_dir, checkpoint)
+    state = load_checkpoint(path)
     if state.get("kind", "gan") != "gan":
         raise CheckpointError(f"{run_dir} is a {state.get('kind')} run, not a GAN run")
     if "nets" not in state:
         raise CheckpointError(f"{run_dir} was written by an older ganforge (checkpoint without 'nets'); retrain it")
-    cfg = from_stored(state["config"])
+    cfg = stored_config(state, path)
     spec = DataSpec.from_dict(state["data_spec"])
     algorithm = get_algorithm(state.get("algorithm", cfg.algorithm))
     nets = algorithm.build_networks(cfg, spec)
     for name, net in nets.items():
-        net.load_state_dict(state["nets"][name])
+        load_into(net, state["nets"][name], f"network {name}")
     G = nets.get("G")
     if G is not None and state["G_ema"]:
         ema = make_ema(G, cfg.ema_half_life or 1.0)
-        ema.load_state_dict(state["G_ema"])
+        load_into(ema, state["G_ema"], "EMA of G")
         if int(ema.n_averaged) > 0:
             G = nets["G"] = ema.module
     device = resolve_device(device)

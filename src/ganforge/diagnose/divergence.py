@@ -32,7 +32,7 @@ def exploded(record: dict, history: dict[str, list[float]], factor: float) -> li
     out = []
     for key in LOSSES:
         past = history.get(key, [])
-        if key in record and len(past) >= 3 and abs(record[key]) > factor * max(1.0, statistics.median(past)):
+        if key in record and past and abs(record[key]) > factor * max(1.0, statistics.median(past)):
             out.append(key)
     return out
 

@@ -65,6 +65,9 @@ class ConstantCourse:
 
     def __init__(self, optimizer: torch.optim.Optimizer):
         self.optimizer = optimizer
+        # the spec's hyperparameters: a saved state brings its own, and the spec's win (a resume after
+        # a divergence may lower the lr)
+        self.hyperparameters = [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
 
     def prepare(self, step: int) -> torch.optim.Optimizer:
         return self.optimizer
@@ -73,7 +76,16 @@ class ConstantCourse:
         return self.optimizer.state_dict()
 
     def load_state_dict(self, state: dict) -> None:
-        self.optimizer.load_state_dict(state)
+        if "segment" in state:  # saved by a schedule (a resume after a divergence may drop it): its optimizer
+            state = state["optimizer"]
+        try:
+            self.optimizer.load_state_dict(state)
+        except (ValueError, KeyError) as e:
+            from ..errors import CheckpointError
+
+            raise CheckpointError(f"the saved optimizer does not fit this one ({type(self.optimizer).__name__}): {e}") from None
+        for group, spec in zip(self.optimizer.param_groups, self.hyperparameters):
+            group.update(spec)
 
 
 def schedule_spec(opt: OptimConfig, steps: int, who: str):

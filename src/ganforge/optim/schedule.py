@@ -482,6 +482,7 @@ class PhasedOptimizer:
         self.params = list(params)  # a generator would be used up by the first optimizer
         self.optimizer: torch.optim.Optimizer | None = None
         self.segment: int | None = None
+        self._adopt: dict | None = None  # a constant optimizer's saved state, for the first segment built
 
     def prepare(self, step: int) -> torch.optim.Optimizer:
         """The optimizer for `step`, with that step's lr and momentum set."""
@@ -489,6 +490,12 @@ class PhasedOptimizer:
         if segment != self.segment:
             self.optimizer = self._build(segment)
             self.segment = segment
+            if self._adopt is not None:
+                state, self._adopt = self._adopt, None
+                try:
+                    self.optimizer.load_state_dict(state)
+                except (ValueError, KeyError) as e:
+                    raise CheckpointError(f"the saved optimizer does not fit phase {segment + 1}'s: {e}") from None
         self.schedule.apply(self.optimizer, step)
         return self.optimizer
 
@@ -503,6 +510,9 @@ class PhasedOptimizer:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        if "segment" not in state:  # a constant optimizer's state (a schedule added on a resume): the
+            self.optimizer, self.segment, self._adopt = None, None, state  # segment in use takes it over
+            return
         segment = int(state["segment"])
         if segment < 0:
             self.optimizer, self.segment = None, None

@@ -23,19 +23,45 @@ CKPT_PATTERN = re.compile(r"^ckpt-(\d+)\.pt$")
 
 
 def atomic_save(obj, path: str) -> None:
-    """torch.save to `path` so that readers see the old file or the whole new one, never a torn one."""
+    """torch.save to `path` so that readers see the old file or the whole new one, never a torn one.
+    A disk that is full or read-only is a CheckpointError naming the file; the old file is untouched."""
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=folder)
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
             os.remove(tmp)
+        reason = os_error(e)
+        if reason is not None:  # torch reports a full disk as "[enforce fail at inline_container.cc]"
+            raise CheckpointError(f"cannot write {path}: {reason.strerror}; {what_to_do(reason)} "
+                                  "(the checkpoints saved before are untouched)") from None  # fmt: skip
         raise
+
+
+def os_error(e: BaseException) -> OSError | None:
+    """The OSError behind e (itself, or in its chain of causes), if any."""
+    while e is not None:
+        if isinstance(e, OSError) and e.errno is not None:
+            return e
+        e = e.__cause__ or e.__context__
+    return None
+
+
+def what_to_do(e: OSError) -> str:
+    import errno
+
+    return {
+        errno.ENOSPC: "free some disk space, or write the run elsewhere (--out / --runs-root)",
+        errno.EDQUOT: "free some of your disk quota, or write the run elsewhere (--out / --runs-root)",
+        errno.EROFS: "the folder is on a read-only file system: write the run elsewhere (--out / --runs-root)",
+        errno.EACCES: "you may not write there: write the run elsewhere (--out / --runs-root)",
+    }.get(e.errno, "check the folder")
 
 
 def atomic_link(src: str, dst: str) -> None:
@@ -53,16 +79,35 @@ def atomic_link(src: str, dst: str) -> None:
     os.replace(tmp, dst)
 
 
-def save_checkpoint(state: dict, folder: str, step: int, keep: int = 2) -> str:
-    """Write ckpt-<step>.pt and point ckpt-latest.pt at it; keep the newest `keep` numbered files."""
+def save_checkpoint(state: dict, folder: str, step: int, keep: int = 2, protect_step: int | None = None) -> str:
+    """Write ckpt-<step>.pt (replacing one a killed session left at that step), then point
+    ckpt-latest.pt at it: the pointer is written last, so it never names a file that is not whole.
+    Keep the newest `keep` numbered files, and also the newest at or before `protect_step` (the last
+    step known good): a run that diverges between checks must still have a good state to roll back to."""
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, f"ckpt-{step:07d}.pt")
     atomic_save({"format": FORMAT, **state}, path)
     atomic_link(path, os.path.join(folder, "ckpt-latest.pt"))
     if keep > 0:
-        for old in list_checkpoints(folder)[:-keep]:
-            os.remove(old[1])
+        found = list_checkpoints(folder)
+        kept = {s for s, _ in found[-keep:]}
+        if protect_step is not None:
+            kept |= {max((s for s, _ in found if s <= protect_step), default=-1)}
+        for old_step, old_path in found:
+            if old_step not in kept:
+                os.remove(old_path)
     return path
+
+
+def remove_stale_temp_files(folder: str) -> list[str]:
+    """Delete the temporary files (.tmp-*) a killed save left in `folder`; returns their names. Call
+    it only while holding the run's lock: a live writer's temporary file must not be taken away."""
+    if not os.path.isdir(folder):
+        return []
+    stale = [f for f in os.listdir(folder) if f.startswith(".tmp-")]
+    for name in stale:
+        os.remove(os.path.join(folder, name))
+    return stale
 
 
 def list_checkpoints(folder: str) -> list[tuple[int, str]]:
@@ -111,6 +156,17 @@ def load_failure_reason(e: BaseException) -> str:
         if line:  # the first line was advice only: say no more than the error's type
             break
     return type(e).__name__
+
+
+def load_into(module, state: dict, what: str) -> None:
+    """module.load_state_dict(state), or a CheckpointError saying the checkpoint does not fit (another
+    architecture or size): torch's own message is a page of key and shape lists."""
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError, TypeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"the checkpoint's {what} does not fit the network its config builds ({first}); "
+                              "the file was written for other networks: retrain the run") from None  # fmt: skip
 
 
 def rng_state() -> dict:

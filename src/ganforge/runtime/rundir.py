@@ -11,6 +11,7 @@ import re
 from ..errors import CheckpointError
 
 RUN_PATTERN = re.compile(r"^(\d{5})-")
+CLAIM = ".claimed"  # created exclusively in a run folder by the process that made it
 
 
 def slug(text: str) -> str:
@@ -28,6 +29,7 @@ def new_run_dir(root: str, *name_parts: str) -> str:
         path = os.path.join(root, "-".join([f"{number:05d}", *(slug(p) for p in name_parts)]))
         try:
             os.makedirs(path)  # exist_ok=False: two runs started at once never share a folder
+            open(os.path.join(path, CLAIM), "w").close()
             return path
         except FileExistsError:
             number += 1
@@ -42,10 +44,36 @@ def refuse_existing_run(path: str) -> None:
 
 
 def claim_run_dir(path: str) -> str:
-    """Create `path` as a new run folder (refused if a run is already there)."""
+    """Create `path` as a new run folder, atomically: of two processes claiming the same path at once,
+    exactly one gets it (the exclusive creation of its claim file decides), and an existing run is
+    refused."""
     refuse_existing_run(path)
     os.makedirs(path, exist_ok=True)
+    try:
+        os.close(os.open(os.path.join(path, CLAIM), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise CheckpointError(f"{path} was just claimed by another run; pick another --out") from None
     return path
+
+
+class RunLock:
+    """An exclusive lock on a run folder for as long as a process trains it (released when the process
+    ends, however it ends): a second `ganforge train --resume` of the same run is refused instead of
+    interleaving its checkpoints with the first's."""
+
+    def __init__(self, run_dir: str):
+        import fcntl
+
+        self.file = open(os.path.join(run_dir, ".lock"), "a+")
+        try:
+            fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.file.close()
+            raise CheckpointError(f"{run_dir} is being trained by another process right now; wait for it to end, "
+                                  "or stop it (Ctrl-C saves a checkpoint) before resuming") from None  # fmt: skip
+
+    def release(self) -> None:
+        self.file.close()
 
 
 def is_run_dir(path: str) -> bool:

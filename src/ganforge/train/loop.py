@@ -34,7 +34,7 @@ from ..errors import ConfigError, GanforgeError
 from ..losses import get_loss
 from ..optim.course import build_course
 from ..runtime import distributed
-from ..runtime.checkpoint import list_checkpoints, rng_state, save_checkpoint, set_rng_state
+from ..runtime.checkpoint import load_into, rng_state, save_checkpoint, set_rng_state
 from .algorithm import Algorithm, Update, once
 from .compile import compile_module
 from .d_pipeline import check_switches
@@ -92,6 +92,8 @@ class Trainer:
 
         self.step = 0  # generator steps done (one G update each, or n_gen)
         self.d_steps = 0  # discriminator updates done
+        self.last_good_step = 0  # the newest step whose tick every monitor passed (checkpoints keep one at or before it)
+        self._saved_step: int | None = None  # the step this session last checkpointed
         self.algorithm.setup()
         if resume_state is not None:
             self.load_state(resume_state)
@@ -215,6 +217,7 @@ class Trainer:
             disable=not self.progress, dynamic_ncols=True, mininterval=0.5,
         )  # fmt: skip
         last_tick, last_tick_step = time.perf_counter(), self.step
+        self.last_good_step = self.step  # the state training starts from loaded (or was built) fine
         final_samples = None
         for monitor in self.monitors:
             monitor.on_start(self)
@@ -231,22 +234,25 @@ class Trainer:
                 if writes and (self.step % c.sample_every == 0 or self.step == c.steps):
                     final_samples = self.save_sample_grid()
                 if writes and (self.step % c.ckpt_every == 0 or self.step == c.steps):
+                    if not self.weights_finite():  # never save, nor prune for, a state that cannot train on
+                        self._log_tick(0.0, extra={"Weights/finite": float("nan")})
                     self.save_checkpoint()
                 if stop.requested:  # Ctrl-C / SIGTERM: stop between steps, so the checkpoint resumes exactly
                     if writes:
                         path = self.save_checkpoint()
                         tqdm.write(f"\n{stop.signal_name} at step {self.step}; saved {path}\n"
                                    f"continue with: ganforge train --resume {self.run_dir}")  # fmt: skip
-                    raise KeyboardInterrupt
+                    raise Interrupted(stop.signum)
         if final_samples is None and writes:  # resumed at the end already: nothing trained
             final_samples = self.save_sample_grid()
         for monitor in self.monitors:
             monitor.on_end(self)
         return TrainResult(self.run_dir, self.step, final_samples)
 
-    def _log_tick(self, rate: float) -> dict:
+    def _log_tick(self, rate: float, extra: dict | None = None) -> dict:
         # Every rank's window, averaged over the ranks (one all-reduce per tick): losses of the global batch.
         values = distributed.mean_over_ranks(self.window.flush(), self.world, self.device)
+        values.update(extra or {})
         lrs = {f"LR/{net}": course.optimizer.param_groups[0]["lr"] for net, course in self.courses.items()}
         record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values, **lrs}
         try:  # monitors add entries (health, diagnoses, Eval/...) or stop training (the divergence guard)
@@ -257,6 +263,7 @@ class Trainer:
                 self.stats_log.write(record)  # the tick that stopped training is logged too
         if not finite(values):  # a bare Trainer without the divergence guard: never train on NaN
             raise GanforgeError(f"training diverged at step {self.step}: non-finite losses; lower the learning rates")
+        self.last_good_step = self.step  # every monitor passed this tick
         return record
 
     @staticmethod
@@ -324,7 +331,7 @@ class Trainer:
     def load_state(self, state: dict) -> None:
         self.step, self.d_steps = state["step"], state["d_steps"]
         for name, net in self.nets.items():
-            net.load_state_dict(state["nets"][name])
+            load_into(net, state["nets"][name], f"network {name}")
         self.algorithm.load_extra_state(state["extra"])
         if self.G_ema is not None and state["G_ema"]:
             self.G_ema.load_state_dict(state["G_ema"])
@@ -334,12 +341,20 @@ class Trainer:
         self.precision.load_state_dict(state)
         set_rng_state(state["rng"])
 
+    def weights_finite(self) -> bool:
+        """Every network's weights finite (one reduction per network, at checkpoint steps only)."""
+        return all(bool(torch.isfinite(torch.cat([p.detach().flatten() for p in net.parameters()])).all())
+                   for net in self.nets.values() if any(True for _ in net.parameters()))  # fmt: skip
+
     def save_checkpoint(self) -> str:
+        """Save this step's state (once per step in a session; a file a killed session left at this
+        step is replaced by it), keeping the newest checkpoint at or before the last good tick."""
         folder = os.path.join(self.run_dir, "checkpoints")
-        existing = dict(list_checkpoints(folder))
-        if self.step in existing:
-            return existing[self.step]
-        return save_checkpoint(self.state_dict(), folder, self.step, keep=self.cfg.keep_checkpoints)
+        if self._saved_step == self.step:
+            return os.path.join(folder, f"ckpt-{self.step:07d}.pt")
+        path = save_checkpoint(self.state_dict(), folder, self.step, keep=self.cfg.keep_checkpoints, protect_step=self.last_good_step)
+        self._saved_step = self.step
+        return path
 
 
 def no_sync(view: torch.nn.Module):
@@ -347,6 +362,15 @@ def no_sync(view: torch.nn.Module):
     all-reduce; the step's last backward averages the sum); a plain context for a module without DDP."""
     ddp = getattr(view, "_orig_mod", view)  # under torch.compile, the DDP module it wraps
     return ddp.no_sync() if isinstance(ddp, torch.nn.parallel.DistributedDataParallel) else contextlib.nullcontext()
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped on a signal after saving; `exit_code` is the shell's 128 + signal number (130
+    for Ctrl-C, 143 for SIGTERM), what schedulers expect of a process they asked to stop."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by signal {signum}")
+        self.exit_code = 128 + signum
 
 
 class stop_on_signals:
@@ -357,7 +381,7 @@ class stop_on_signals:
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __enter__(self):
-        self.requested, self.signal_name = False, ""
+        self.requested, self.signal_name, self.signum = False, "", 0
         self._previous = {}
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.signal(s, self._handle) for s in self.SIGNALS}
@@ -366,7 +390,7 @@ class stop_on_signals:
     def _handle(self, signum, frame):
         if self.requested:
             raise KeyboardInterrupt
-        self.requested = True
+        self.requested, self.signum = True, signum
         self.signal_name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         print(f"\n{self.signal_name}: stopping after this step and saving a checkpoint (again to stop now)")
 
