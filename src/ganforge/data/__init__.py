@@ -4,7 +4,7 @@ Every dataset yields `(x, y)`: `x` a float tensor in [-1, 1] shaped (C, H, W) fo
 2D points, `y` an int class (or -1 when unlabelled). `get_dataset` wraps it in a `DataInfo` that tells
 the model the shape it must make (resolution, channels, classes), so presets name no sizes.
 
-Bundled sets ship inside registry packages and work offline (see DATA.md); torchvision sets download
+Bundled sets ship inside registry packages and work offline (see docs/data.md); torchvision sets download
 where a network exists; any other name that is a folder is read as an image folder.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Real images that ship inside PyPI packages, so ganforge trains offline (see DATA.md).
+"""Real images that ship inside PyPI packages, so ganforge trains offline (see docs/data.md).
 
 Each set is split once, with a fixed shuffle, into train and test: the GAN trains on `train`, and the
 evaluation compares against `test`.
