@@ -65,7 +65,7 @@ class OptimConfig:
     betas: list[Annotated[float, Fraction]] = field(default_factory=lambda: [0.5, 0.999])  # Adam; betas[0] is its momentum
     momentum: Annotated[float, Fraction] = 0.0  # SGD / RMSprop
     alpha: Annotated[float, Range(0.0, 1.0, low_open=True)] = 0.99  # RMSprop smoothing
-    weight_decay: Annotated[float, NonNegative] = 0.0
+    weight_decay: Annotated[float, NonNegative] = 0.0  # the optimizer's weight decay (L2 penalty)
     # The lr over training: null (constant), a course such as {kind: cyclegan} or {kind: step, at: [0.5],
     # gamma: 0.5} (`ganforge schedule --help`), or a list of phases; indexed by generator step.
     schedule: Any = None
@@ -74,7 +74,7 @@ class OptimConfig:
 @dataclass
 class ModelConfig:
     name: str = "dcgan"  # a family from `ganforge models`
-    z_dim: Annotated[int, AtLeast1] = 100
+    z_dim: Annotated[int, AtLeast1] = 100  # size of G's noise input z
     g: dict = field(default_factory=dict)  # generator builder keyword arguments
     d: dict = field(default_factory=dict)  # discriminator builder keyword arguments
     spectral_norm: list[str] = field(default_factory=list)  # nets to spectral-normalise (Miyato et al. 2018): [d], [g, d]
@@ -99,7 +99,7 @@ class DiagnoseConfig:
 @dataclass
 class Config:
     # What and where from
-    preset: str = "custom"
+    preset: str = "custom"  # the preset's name (set by `--preset`; `custom` for a configuration built by hand)
     paper: str = ""  # citation of the paper whose settings these are
     notes: str = ""  # where the preset deviates from the paper, and why
     data: str = "mnist5k"  # dataset name (`ganforge datasets`) or an image folder
@@ -111,9 +111,9 @@ class Config:
     # The algorithm
     algorithm: str = "gan"  # `ganforge algorithms`: the paper's phases and networks (gan, infogan, cyclegan...)
     algo: dict = field(default_factory=dict)  # that algorithm's own hyperparameters, checked against its Params
-    loss: str = "nonsaturating"  # `ganforge losses`: minimax, nonsaturating, least-squares, wasserstein, hinge
+    loss: str = "nonsaturating"  # `ganforge losses`: minimax, nonsaturating, least-squares, wasserstein, hinge, relativistic
     steps: Annotated[int, AtLeast1] = 3000  # generator updates
-    batch_size: Annotated[int, AtLeast1] = 64
+    batch_size: Annotated[int, AtLeast1] = 64  # images (or points) per D and G update; the global batch when several processes train
     n_critic: Annotated[int, AtLeast1] = 1  # D updates per G update
     n_gen: Annotated[int, AtLeast1] = 1  # G updates per step, after D's phase; DCGAN-tensorflow (and the VEEGAN / PacGAN Stacked
     # MNIST code built on it) runs 2 "to make sure that d_loss does not go to zero"
@@ -141,7 +141,7 @@ class Config:
     ema_start: Annotated[int, NonNegative] = 0  # start averaging after this many G-steps
 
     # Bookkeeping
-    seed: Annotated[int, NonNegative] = 0
+    seed: Annotated[int, NonNegative] = 0  # the run's random seed: network initialisation, data order and every draw of training
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     workers: Annotated[int, NonNegative] = 0  # DataLoader worker processes (folder datasets)
     pin_memory: bool = True  # page-locked batches for asynchronous host-to-GPU copies (CUDA only)
@@ -149,22 +149,24 @@ class Config:
     cache_images: bool = False  # decode an image folder once into a cached uint8 tensor file (data/cache.py)
     skip_bad_images: bool = False  # image folders: check every file once at start, leave unreadable ones out (with a warning)
 
-    # Speed (README "Speed options"); each leaves results equal to fp32 eager within float tolerance
+    # Speed (docs/speed.md); each leaves results equal to fp32 eager within float tolerance
     precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + a GradScaler per network; CUDA)
     channels_last: bool = False  # NHWC memory layout for 4-D weights and image batches
     compile: bool = False  # torch.compile G and D for the training steps (eager, with a warning, where unavailable)
     fused_optimizers: bool = True  # torch's fused Adam/AdamW/SGD kernels where the device has them
     threads: Annotated[int, NonNegative] = 0  # torch CPU threads; 0 = torch's default
     sync_batchnorm: bool = False  # many processes: BatchNorm over the global batch (SyncBatchNorm; CUDA only)
-    log_every: Annotated[int, AtLeast1] = 50
-    sample_every: Annotated[int, AtLeast1] = 500
-    ckpt_every: Annotated[int, AtLeast1] = 1000
-    keep_checkpoints: Annotated[int, NonNegative] = 2
+
+    # Logging, sample grids, checkpoints and what watches the run
+    log_every: Annotated[int, AtLeast1] = 50  # steps between logging ticks: a stats.jsonl line, the progress bar, the health checks
+    sample_every: Annotated[int, AtLeast1] = 500  # steps between the fixed-noise sample grids in RUN/samples/
+    ckpt_every: Annotated[int, AtLeast1] = 1000  # steps between checkpoints (and one at the end)
+    keep_checkpoints: Annotated[int, NonNegative] = 2  # the newest numbered checkpoints kept (and the newest at or before the last healthy tick); 0 keeps every one
     n_samples: Annotated[int, AtLeast1] = 64  # images in the fixed-noise grid
     tensorboard: Union[bool, None] = None  # TensorBoard events in RUN/tensorboard; null = on when the package is installed
     report_every: Annotated[int, NonNegative] = 0  # rewrite RUN/report.html every N steps (and at the end); 0 = off
 
-    # Evaluation and diagnosis while training (see README, "Evaluation and diagnosis")
+    # Evaluation and diagnosis while training (docs/evaluation.md)
     eval_every: Annotated[int, NonNegative] = 0  # score the generator every N steps (and at the end); 0 = off
     eval_metrics: list[str] = field(default_factory=list)  # metric names; empty = the data's defaults
     eval_n: Annotated[int, AtLeast1] = 1000  # generated samples per evaluation

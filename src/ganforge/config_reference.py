@@ -29,8 +29,6 @@ from . import config as config_mod
 from .config import Config, DiagnoseConfig, ModelConfig, OptimConfig
 
 REGENERATE = "python -m ganforge.config_reference > docs/configuration.md"
-# Section headings in config.py that point at README sections of old; the pages moved to docs/.
-_README_NOTE = re.compile(r"\s*\((?:see )?README[^)]*\)")
 # Keys whose value is free-form: checked by the model's builder or the algorithm's Params, not here.
 FREE_FORM = {
     "model.g": "checked when the networks are built; `ganforge models` lists each family's options",
@@ -40,17 +38,6 @@ FREE_FORM = {
 
 
 # Meanings for the few fields config.py leaves without a comment; a comment there, once written, wins.
-UNCOMMENTED = {
-    "preset": "the preset's name (set by `--preset`; `custom` for a configuration built by hand)",
-    "batch_size": "images (or points) per D and G update; the global batch when several processes train",
-    "seed": "the run's random seed: network initialisation, data order and every draw of training",
-    "log_every": "steps between logging ticks: a stats.jsonl line, the progress bar, the health checks",
-    "sample_every": "steps between the fixed-noise sample grids in RUN/samples/",
-    "ckpt_every": "steps between checkpoints (and one at the end)",
-    "keep_checkpoints": "numbered checkpoints kept, the newest (ckpt-latest.pt points at the newest); 0 keeps every one",
-    "model.z_dim": "size of G's noise input z",
-    "opt_g.weight_decay": "the optimizer's weight decay (L2 penalty)",
-}
 
 
 @dataclasses.dataclass
@@ -102,6 +89,10 @@ def _class_comments(cls: type) -> list[FieldDoc]:
 
 def _type_name(tp) -> str:
     origin = typing.get_origin(tp)
+    if origin is typing.Annotated:  # a numeric key with its range: int (at least 1)
+        base, *marks = typing.get_args(tp)
+        ranges = [m.describe() for m in marks if hasattr(m, "describe")]
+        return _type_name(base) + (f" ({', '.join(ranges)})" if ranges else "")
     if origin is typing.Union:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         optional = len(args) < len(typing.get_args(tp))
@@ -140,7 +131,7 @@ def _cell(text: str) -> str:
 
 def _rows(cls: type, prefix: str, skip=()) -> list[tuple[str, list[str]]]:
     """[(section, [table rows])] for cls's fields, keys written with `prefix`."""
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     docs = {d.name: d for d in _class_comments(cls)}
     sections: list[tuple[str, list[str]]] = []
     for field in dataclasses.fields(cls):
@@ -148,11 +139,11 @@ def _rows(cls: type, prefix: str, skip=()) -> list[tuple[str, list[str]]]:
             continue
         doc = docs[field.name]
         key = prefix + field.name
-        meaning = doc.meaning or UNCOMMENTED.get(key, "")
+        meaning = doc.meaning
         if key in FREE_FORM:
             meaning = f"{meaning}; {FREE_FORM[key]}" if meaning else FREE_FORM[key]
         row = f"| `{key}` | {_cell(_type_name(hints[field.name]))} | {_cell(_default(field))} | {_cell(meaning)} |"
-        heading = _README_NOTE.sub("", doc.section).strip()
+        heading = doc.section.strip()
         if not sections or sections[-1][0] != heading:
             sections.append((heading, []))
         sections[-1][1].append(row)

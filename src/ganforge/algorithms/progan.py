@@ -19,10 +19,10 @@ D's phase (WGAN-GP, sec. A.1 / Gulrajani et al. 2017, n_critic 1):
   reals are average-pooled to r x r and, during a fade, blended as the official code does:
      x = lerp(upsample(avgpool(x_r)), x_r, alpha)   (the reals fade in like G's output)
   min_D  E[D(G(z))] - E[D(x)] + lambda E[(||grad D(x_hat)||_2 - 1)^2] + eps_drift E[D(x)^2]
-  with lambda = gp_weight (10) and eps_drift = algo.drift (0.001; sec. A.1 "to keep D's output near 0").
+  with lambda = gp_weight (10) and eps_drift = drift_weight (0.001; sec. A.1 "to keep D's output near 0").
 G's phase: min_G -E[D(G(z))] at the current (stage, alpha).
-The loss comes from `loss:` (wasserstein in the presets) and the penalty from `gp_weight`, through the
-package's losses and gradient_penalty.
+The loss comes from `loss:` (wasserstein in the presets), the penalty and the drift term from `gp_weight`
+and `drift_weight`, through the gan algorithm's shared regularisers (train/d_pipeline.py).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Many processes, one training run: DistributedDataParallel under `torchrun` (README "Speed options").
+"""Many processes, one training run: DistributedDataParallel under `torchrun` (docs/speed.md).
 
 torchrun starts one process per device and tells each its place through environment variables (RANK,
 WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). `setup` reads them: with WORLD_SIZE > 1 it joins the
