@@ -66,9 +66,7 @@ class OptimConfig:
     momentum: Annotated[float, Fraction] = 0.0  # SGD / RMSprop
     alpha: Annotated[float, Range(0.0, 1.0, low_open=True)] = 0.99  # RMSprop smoothing
     weight_decay: Annotated[float, NonNegative] = 0.0  # the optimizer's weight decay (L2 penalty)
-    # The lr over training: null (constant), a course such as {kind: cyclegan} or {kind: step, at: [0.5],
-    # gamma: 0.5} (`ganforge schedule --help`), or a list of phases; indexed by generator step.
-    schedule: Any = None
+    schedule: Any = None  # the lr over training, by generator step: null (constant), a course ({kind: cyclegan}, {kind: step, at: [0.5], gamma: 0.5}; `ganforge schedule --help`) or a list of phases
 
 
 @dataclass
