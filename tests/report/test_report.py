@@ -207,10 +207,16 @@ def test_runs_lists_each_run_with_its_status(run_dir, tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["run", "preset", "dataset", "steps", "best", "metric", "health", "status"]
     table = {line.split()[0]: line for line in lines[1:] if line.startswith("0000")}
-    status = {name: line.split()[-1] for name, line in table.items()}
-    assert status == {"00000-finished": "finished", "00001-crashed": "crashed", "00002-running": "running",
-                      "00003-fresh": "running", "00004-stale": "crashed"}  # fmt: skip
+    status = {name: line.rsplit("  ", 1)[-1].split()[0] for name, line in table.items()}  # the last column's first word
+    assert status == {"00000-finished": "finished", "00001-crashed": "stopped", "00002-running": "running",
+                      "00003-fresh": "running", "00004-stale": "stopped"}  # fmt: skip
+    assert "stopped (no heartbeat since" in table["00001-crashed"] and "stopped (no change since" in table["00004-stale"]
     assert "fid 80.5 @4" in table["00000-finished"] and " 4/4 " in table["00000-finished"]
+    # another machine's process (no pid to ask): a heartbeat within 3 x 30 s is running, an older one stopped
+    other = fake_run(root / "00005-elsewhere")
+    for updated, want in ((time.time() - 10, "running"), (time.time() - 600, "stopped (no heartbeat since")):
+        (other / "status.json").write_text(json.dumps({"state": "running", "pid": 1, "host": "another-host", "updated": updated}))
+        assert load_run_info(str(other)).status().startswith(want)
     assert " 2/10 " in table["00001-crashed"]
     index = (root / "index.html").read_text()
     assert index.count('href="') == 5 and 'href="00000-finished/report.html"' in index

@@ -248,3 +248,22 @@ def test_a_checkpoint_for_other_networks_or_with_a_bad_config_is_refused_in_one_
     atomic_save(state, str(path))
     with pytest.raises(CheckpointError, match="holds a config this ganforge cannot read"):
         resume(str(run), progress=False)
+
+
+def test_status_json_keeps_a_heartbeat_while_training(tmp_path, monkeypatch):
+    """`updated` moves between ticks (a slow run's ticks are far apart), and stops with the process."""
+    import time
+    from types import SimpleNamespace
+
+    from ganforge.monitors import seeing
+
+    monkeypatch.setattr(seeing, "HEARTBEAT_S", 0.05)
+    monitor = seeing.StatusMonitor()
+    trainer = SimpleNamespace(step=3, cfg=SimpleNamespace(steps=10), run_dir=str(tmp_path))
+    monitor.on_start(trainer)
+    first = json.loads((tmp_path / "status.json").read_text())["updated"]
+    time.sleep(0.3)
+    beat = json.loads((tmp_path / "status.json").read_text())
+    assert beat["updated"] > first and beat["state"] == "running" and beat["step"] == 3
+    monitor.on_end(trainer)
+    assert json.loads((tmp_path / "status.json").read_text())["state"] == "finished"

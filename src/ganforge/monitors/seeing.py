@@ -7,37 +7,55 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 
 from ..errors import ConfigError
+from ..runtime.rundir import HEARTBEAT_S
 from ..train.monitor import Monitor
 
 
 class StatusMonitor(Monitor):
     """Keeps RUN/status.json: {'state': 'running' | 'finished', pid, host, step, steps, updated}.
 
-    A run whose file says 'running' but whose process is gone has crashed (an error, Ctrl-C or a
-    kill: the loop calls no monitor then), which `ganforge runs` tells from the pid on this host.
+    While training, a heartbeat thread refreshes `updated` every HEARTBEAT_S seconds (a logging tick
+    may be hours apart on a slow run). A run whose file says 'running' but whose process is gone (an
+    error, Ctrl-C, SIGKILL, a failed rank: the loop calls no monitor then) is told apart by `ganforge
+    runs`: from the pid on this host, from a heartbeat that stopped on another.
     """
 
-    def _write(self, trainer, state: str) -> None:
-        record = {
-            "state": state, "pid": os.getpid(), "host": socket.gethostname(), "step": trainer.step,
-            "steps": trainer.cfg.steps, "updated": time.time(),
-        }  # fmt: skip
-        path = os.path.join(trainer.run_dir, "status.json")
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(record, f)
-        os.replace(tmp, path)
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._state: dict = {}
+
+    def _write(self, trainer=None, state: str | None = None) -> None:
+        with self._lock:
+            if trainer is not None:
+                self._state = {"state": state, "pid": os.getpid(), "host": socket.gethostname(), "step": trainer.step,
+                               "steps": trainer.cfg.steps, "path": os.path.join(trainer.run_dir, "status.json")}  # fmt: skip
+            path = self._state["path"]
+            tmp = f"{path}.tmp-{os.getpid()}"
+            with open(tmp, "w") as f:
+                json.dump({k: v for k, v in self._state.items() if k != "path"} | {"updated": time.time()}, f)
+            os.replace(tmp, path)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self._write()
+            except OSError:  # a full disk is the training's error to report, not the heartbeat's
+                pass
 
     def on_start(self, trainer) -> None:
         self._write(trainer, "running")
+        threading.Thread(target=self._beat, name="ganforge-heartbeat", daemon=True).start()
 
     def on_tick(self, trainer, record: dict) -> None:
         self._write(trainer, "running")
 
     def on_end(self, trainer) -> None:
+        self._stop.set()
         self._write(trainer, "finished")
 
 

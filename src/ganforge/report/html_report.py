@@ -266,7 +266,7 @@ figure{display:inline-block;margin:8px}.reals img{width:320px}img{image-renderin
 .frames .frame{display:none}.frames .frame.active{display:inline-block}
 .frames img{width:320px}.timeline{display:flex;gap:12px;align-items:center}#sample-slider{width:360px}
 .card{border:1px solid #ddd;padding:8px;margin:8px 0;display:inline-block}.warnings{color:#a15c00}
-.status-running{color:#1f77b4}.status-finished{color:#2ca02c}.status-crashed{color:#d62728}
+.status-running{color:#1f77b4}.status-finished{color:#2ca02c}.status-stopped{color:#d62728}
 """
 
 # The slider shows one embedded grid at a time; "play" steps through them. No network, no library.
@@ -302,7 +302,7 @@ def render_report(info: RunInfo, now: float | None = None) -> str:
     return (
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{ESC(title)}</title>'
         f'<meta name="viewport" content="width=device-width,initial-scale=1"><style>{CSS}</style></head><body>'
-        f'<h1>{ESC(info.name)} <span class="status-{status}">({status})</span></h1>'
+        f'<h1>{ESC(info.name)} <span class="status-{status.split()[0]}">({status})</span></h1>'
         f'<p class="note">Report written {stamp} from {ESC(os.path.abspath(info.run_dir))}.</p>'
         + "".join(sections)
         + f"<script>{SCRIPT}</script></body></html>"

@@ -5,9 +5,11 @@ to is read safely: a half-written last line of a JSON-lines file is skipped, not
 
 Status of a run:
   finished  its newest checkpoint is at the config's `steps` (or status.json says so and agrees);
-  running   status.json names a live process on this machine, or, without one, stats.jsonl changed
+  running   status.json names a live process on this machine, or a process on another whose heartbeat
+            (`updated`, refreshed every 30 s) is recent; without a status.json, stats.jsonl changed
             within the last RUNNING_WINDOW_S seconds;
-  crashed   anything else: it stopped before its steps (an error, Ctrl-C or a killed process).
+  stopped   anything else, with when it was last heard of: it stopped before its steps (an error,
+            Ctrl-C, a killed process or a failed rank).
 status.json is written by `StatusMonitor` (ganforge.monitors.seeing) during `ganforge train`.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from ..runtime.checkpoint import list_checkpoints
-from ..runtime.rundir import require_run_dir
+from ..runtime.rundir import HEARTBEAT_S, require_run_dir
 
 # Without a status.json (runs trained through the Python API), a run whose stats.jsonl changed within
 # this window counts as running. Ten minutes: longer than a logging tick of any CPU-sized run.
@@ -195,16 +197,26 @@ def pid_alive(pid: int) -> bool:
 
 
 def run_status(info: RunInfo, now: float | None = None) -> str:
-    """'finished', 'running' or 'crashed' (see the module docstring for the rules)."""
+    """'finished', 'running' or 'stopped (no heartbeat since ...)' (see the module docstring)."""
     now = time.time() if now is None else now
     if info.steps_total and info.checkpoint_step is not None and info.checkpoint_step >= info.steps_total:
         return "finished"
     marker = read_status_file(info.run_dir)
-    if marker.get("state") == "running" and marker.get("host") == socket.gethostname() and isinstance(marker.get("pid"), int):
-        return "running" if pid_alive(marker["pid"]) else "crashed"
+    if marker.get("state") == "running":
+        beat = marker.get("updated")
+        beat = beat if isinstance(beat, (int, float)) else os.path.getmtime(os.path.join(info.run_dir, "status.json"))
+        if marker.get("host") == socket.gethostname() and isinstance(marker.get("pid"), int):
+            alive = pid_alive(marker["pid"])
+        else:  # another machine's process: its heartbeat tells
+            alive = now - beat < 3 * HEARTBEAT_S
+        return "running" if alive else f"stopped (no heartbeat since {_when(beat)})"
     stats_path = os.path.join(info.run_dir, "stats.jsonl")
     newest = max((os.path.getmtime(p) for p in (stats_path, os.path.join(info.run_dir, "config.yaml")) if os.path.exists(p)), default=0.0)
-    return "running" if now - newest < RUNNING_WINDOW_S else "crashed"
+    return "running" if now - newest < RUNNING_WINDOW_S else f"stopped (no change since {_when(newest)})"
+
+
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
 def find_runs(root: str) -> list[str]:

@@ -61,7 +61,7 @@ def write_index(rows: list[dict], out: str, write_reports: bool = True) -> str:
         cells = [
             f'<a href="{esc(os.path.relpath(os.path.abspath(report), folder))}">{esc(r["run"])}</a>'
             if os.path.exists(report) else esc(r["run"])
-        ] + [esc(r[c]) if c != "status" else f'<span class="status-{esc(r[c])}">{esc(r[c])}</span>' for c in COLUMNS[1:]]
+        ] + [esc(r[c]) if c != "status" else f'<span class="status-{esc(r[c].split()[0])}">{esc(r[c])}</span>' for c in COLUMNS[1:]]
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = "".join(f"<th>{esc(c)}</th>" for c in COLUMNS)
     page = (

@@ -12,6 +12,7 @@ from ..errors import CheckpointError
 
 RUN_PATTERN = re.compile(r"^(\d{5})-")
 CLAIM = ".claimed"  # created exclusively in a run folder by the process that made it
+HEARTBEAT_S = 30.0  # a training process refreshes RUN/status.json's `updated` at least this often
 
 
 def slug(text: str) -> str:
