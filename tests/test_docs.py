@@ -231,3 +231,10 @@ def test_every_config_key_has_a_meaning():
 
 def test_readme_stays_a_front_door():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 200
+
+
+def test_the_readme_preset_table_gives_each_preset_its_size_class():
+    from ganforge.presets import list_presets, size_class
+
+    rows = re.findall(r"^\| `([\w-]+)` \| [^|]+ \| (demo|full) \|", (ROOT / "README.md").read_text(), re.M)
+    assert dict(rows) == {name: size_class(name) for name in list_presets()}

@@ -6,10 +6,10 @@ sets `func`. A `GanforgeError` becomes its message on stderr and exit code 2, wi
 from __future__ import annotations
 
 import argparse
-import importlib
-import sys
-
 import errno
+import importlib
+import os
+import sys
 
 from .errors import GanforgeError
 
@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
         where = f" {reason.filename}" if reason.filename else ""
         print(f"ganforge: error: cannot write{where}: {reason.strerror}; {what_to_do(reason)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `ganforge presets | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
     except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM from a scheduler: the loop saved a checkpoint first
         print("ganforge: interrupted", file=sys.stderr)
         return getattr(e, "exit_code", 130)

@@ -16,6 +16,23 @@ from .errors import ConfigError
 from .registry import unknown_name_message
 
 DEFAULT_PRESET = "dcgan-demo"
+# Presets whose default run finishes in CPU minutes on a laptop ("demo"); the rest keep the paper's
+# networks and length ("full": GPU hours, or a CPU day). `ganforge presets` shows the class.
+DEMO_PRESETS = frozenset({
+    "gan", "dcgan-demo", "cs231n-dcgan", "cgan", "acgan", "cgan-projection", "infogan-demo", "began-demo", "pacgan-demo",
+    "progan-demo", "r3gan-demo", "toy2d", "toy2d-grid", "cyclegan-demo", "pix2pix-demo",
+})  # fmt: skip
+
+
+def size_class(name: str) -> str:
+    """'demo' (CPU minutes) or 'full' (the paper's scale)."""
+    return "demo" if name in DEMO_PRESETS else "full"
+
+
+def demo_of(name: str) -> str | None:
+    """The CPU-sized preset of the same paper, where there is one (name-demo)."""
+    demo = f"{name}-demo"
+    return demo if name not in DEMO_PRESETS and demo in list_presets() else None
 
 
 def preset_dir() -> str:

@@ -63,6 +63,20 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, moni
     """Continue a run from its latest checkpoint. Only bookkeeping keys (and `steps`, forward) may change;
     after a divergence, the recovery levers too (RECOVERY_KEYS), each change recorded in the run's
     config-history.jsonl."""
+    cfg, state, changes, diverged = prepare_resume(run_dir, overrides)
+    trainer = build_trainer(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
+    if trainer.world.is_main:
+        config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
+        recovery = [d for d in changes if d.split(":")[0].split(".")[0] not in RESUMABLE_KEYS]
+        if recovery or diverged:
+            _append_history(run_dir, {"step": state["step"], "changed": recovery, "after_divergence": diverged or None})
+            os.remove(os.path.join(run_dir, DIVERGED))
+    return _train(trainer, run_dir)
+
+
+def prepare_resume(run_dir: str, overrides: list[dict] = ()) -> tuple[Config, dict, list[str], dict]:
+    """Everything a resume checks before it trains: (the run's config with the overrides, the latest
+    checkpoint's state, the changes, the divergence marker or {})."""
     require_run_dir(run_dir)
     path = latest_checkpoint(run_dir)
     state = load_checkpoint(path)
@@ -81,14 +95,7 @@ def resume(run_dir: str, overrides: list[dict] = (), progress: bool = True, moni
             + f". Only {', '.join(sorted(allowed))} may change{after} (or start a new run)."
         )
     check_steps_change(cfg, before["steps"], state["step"])
-    trainer = build_trainer(cfg, resume_state=state, progress=progress, monitors=_monitors(cfg, monitors))
-    if trainer.world.is_main:
-        config_mod.write_yaml(cfg, os.path.join(run_dir, "config.yaml"))
-        recovery = [d for d in changes if d.split(":")[0].split(".")[0] not in RESUMABLE_KEYS]
-        if recovery or diverged:
-            _append_history(run_dir, {"step": state["step"], "changed": recovery, "after_divergence": diverged or None})
-            os.remove(os.path.join(run_dir, DIVERGED))
-    return _train(trainer, run_dir)
+    return cfg, state, changes, diverged
 
 
 def stored_config(state: dict, path: str) -> Config:

@@ -1,12 +1,13 @@
-"""`ganforge presets | datasets | models | losses | algorithms`: what exists, one line each."""
+"""`ganforge presets`, `datasets`, `models`, `losses`, `algorithms`: what exists, one line each."""
 from __future__ import annotations
 
 
 
 def _presets():
-    from ..presets import list_presets, load_preset
+    """Each preset with its size class (demo: CPU minutes; full: the paper's scale) and its paper."""
+    from ..presets import list_presets, load_preset, size_class
 
-    return [(name, load_preset(name).get("paper", "")) for name in list_presets()]
+    return [(name, f"{size_class(name):<4}  {load_preset(name).get('paper', '')}") for name in list_presets()]
 
 
 def _datasets():

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..presets import DEFAULT_PRESET, resolve_config
 from ..stored import from_stored
 from ..monitors.seeing import SeeingMonitor, seeing_monitors
-from ..runs import DEFAULT_RUNS_ROOT, resume, train
+from ..runs import DEFAULT_RUNS_ROOT, prepare_resume, resume, train
 from ..runtime.distributed import World, env_world
 
 
@@ -27,7 +27,7 @@ def register(sub) -> None:
         "(e.g. opt_d.lr=1e-4 model.g.width=32 loss=hinge); see --dry-run for all keys.",
     )
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-    p.add_argument("--preset", default=DEFAULT_PRESET, help=f"preset name or YAML file (default {DEFAULT_PRESET}; see `ganforge presets`)")
+    p.add_argument("--preset", help=f"preset name or YAML file (default {DEFAULT_PRESET}; see `ganforge presets`)")
     p.add_argument("--data", help="dataset name (`ganforge datasets`) or an image folder")
     p.add_argument("--data-a", metavar="DIR_OR_NAME", help="translation (cyclegan): domain A, a folder or dataset (same as --data)")
     p.add_argument("--data-b", metavar="DIR_OR_NAME", help="translation (cyclegan): domain B, a folder or dataset (config algo.data_b)")
@@ -40,7 +40,9 @@ def register(sub) -> None:
     p.add_argument("--out", help=f"run folder to create (default {DEFAULT_RUNS_ROOT}/NNNNN-preset-data); never overwritten")
     p.add_argument("--runs-root", default=DEFAULT_RUNS_ROOT, help="where numbered run folders go")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
-    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--dry-run", action="store_true", help="check everything a run would (config, data, networks), print the resolved "
+                   "config and what the run would cost on this machine (a few timed steps), and exit")
+    p.add_argument("--threads", type=int, help="torch CPU threads (config threads; 0: torch's default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None, help="TensorBoard events in RUN/tensorboard (default: on when the tensorboard package is installed)")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (config precision; fp16 needs CUDA)")
@@ -55,7 +57,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[dict]:
     flags = {
         "data": args.data, "data_root": args.data_root, "image_size": args.image_size, "steps": args.steps,
         "batch_size": args.batch_size, "seed": args.seed, "device": args.device,
-        "tensorboard": args.tensorboard, "report_every": args.report_every,
+        "tensorboard": args.tensorboard, "report_every": args.report_every, "threads": args.threads,
         "precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
     }  # fmt: skip
     if getattr(args, "data_a", None) is not None:
@@ -68,28 +70,69 @@ def _flag_overrides(args: argparse.Namespace) -> list[dict]:
     return [out]
 
 
+# What a resume takes from the run itself: options naming another would be silently ignored.
+RESUME_IGNORES = {"preset": "--preset", "out": "--out", "runs_root": "--runs-root"}
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = [config_mod.parse_override(o) for o in args.overrides] + _flag_overrides(args)
+    if args.resume:
+        given = [flag for key, flag in RESUME_IGNORES.items() if getattr(args, key) not in (None, DEFAULT_RUNS_ROOT)]
+        if given:
+            raise ConfigError(f"--resume continues {args.resume} with its own preset and folder; {', '.join(given)} would be "
+                              "ignored: drop it, or start a new run without --resume")  # fmt: skip
+    preset = args.preset or DEFAULT_PRESET
     if args.nproc is not None and not args.dry_run:
         if args.nproc < 1:
             raise ConfigError(f"--nproc {args.nproc}: give at least 1 process")
         if args.nproc > 1:
-            cfg = from_stored(_resumed_config(args.resume)) if args.resume else resolve_config(args.preset, overrides)
+            cfg = from_stored(_resumed_config(args.resume)) if args.resume else resolve_config(preset, overrides)
             return launch(args.argv, args.nproc, args.device or cfg.device, cfg.batch_size)
     if args.resume:
         if args.dry_run:
-            print(open(f"{args.resume}/config.yaml").read(), end="")
-            return 0
+            cfg, state, _, _ = prepare_resume(args.resume, overrides)
+            return dry_run(cfg, state)
         result = resume(args.resume, overrides, progress=not args.no_progress, monitors=[SeeingMonitor()])
     else:
-        cfg = resolve_config(args.preset, overrides)
+        cfg = resolve_config(preset, overrides)
         if args.dry_run:
-            print(config_mod.dump_yaml(cfg), end="")
-            return 0
+            return dry_run(cfg)
         result = train(cfg, out=args.out, runs_root=args.runs_root, progress=not args.no_progress, monitors=seeing_monitors(cfg))
     if env_world().is_main:
         print(f"run folder:   {result.run_dir}")
         print(f"final grid:   {result.final_samples}")
+        print(f"next:         ganforge eval {result.run_dir}")
+        print(f"              ganforge report {result.run_dir}")
+        print(f"              ganforge generate {result.run_dir} -n 64 -o grid.png")
+    return 0
+
+
+DRY_RUN_STEPS = 3  # timed training steps (after one untimed warm-up) behind the cost estimate
+
+
+def dry_run(cfg, state: dict | None = None) -> int:
+    """Everything a run does short of training: the config checked key by key, the data resolved, the
+    networks and optimizers built (and a resumed checkpoint loaded); then the config, and a cost
+    estimate from a few real training steps on this machine. Nothing is written."""
+    import time
+
+    from ..presets import demo_of
+    from ..runs import build_trainer
+    from ..train.loop import format_duration
+
+    trainer = build_trainer(cfg, resume_state=state, progress=False)
+    print(config_mod.dump_yaml(cfg), end="")
+    weights = ", ".join(f"{name} {sum(p.numel() for p in net.parameters()):,}" for name, net in trainer.nets.items())
+    trainer.train_step()  # the first step pays for allocations and lazy set-up: not timed
+    start = time.perf_counter()
+    for _ in range(DRY_RUN_STEPS):
+        trainer.train_step()
+    per_step = (time.perf_counter() - start) / DRY_RUN_STEPS
+    left = cfg.steps - (state["step"] if state else 0)
+    demo = demo_of(cfg.preset)
+    hint = f"; `--preset {demo}` is its CPU-sized version" if demo else ""
+    print(f"# dry run: {cfg.algorithm} on {trainer.data.name} ({len(trainer.data.dataset):,} items), weights {weights}")
+    print(f"# cost: {per_step:.3g} s a step here: about {format_duration(per_step * left)} for {left:,} steps{hint}")
     return 0
 
 

@@ -221,10 +221,13 @@ class Trainer:
         final_samples = None
         for monitor in self.monitors:
             monitor.on_start(self)
+        eta = EtaNote(self.step, c.steps, c.preset) if self.progress else None
         with bar, stop_on_signals() as stop:  # the bar closes however training ends
             while self.step < c.steps:
                 self.train_step()
                 bar.update(1)
+                if eta is not None:
+                    eta.after_step(self.step)
                 if self.step % c.log_every == 0 or self.step == c.steps:
                     now = time.perf_counter()
                     rate = (self.step - last_tick_step) / max(now - last_tick, 1e-9)
@@ -362,6 +365,39 @@ def no_sync(view: torch.nn.Module):
     all-reduce; the step's last backward averages the sum); a plain context for a module without DDP."""
     ddp = getattr(view, "_orig_mod", view)  # under torch.compile, the DDP module it wraps
     return ddp.no_sync() if isinstance(ddp, torch.nn.parallel.DistributedDataParallel) else contextlib.nullcontext()
+
+
+def format_duration(seconds: float) -> str:
+    """6 h 50 min, 4 min, 40 s."""
+    if seconds >= 3600:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    if seconds >= 60:
+        return f"{round(seconds / 60)} min"
+    return f"{max(1, round(seconds))} s"
+
+
+class EtaNote:
+    """Once the first steps are timed, one line saying what the whole run will cost on this machine
+    (the progress bar's remaining time is easy to miss when it reads hours), and for a full preset the
+    CPU-sized version of its paper."""
+
+    WARMUP, TIMED = 1, 5  # steps not timed (allocation, lazy set-up), steps timed
+
+    def __init__(self, step: int, steps: int, preset: str):
+        self.first, self.steps, self.preset, self.t0 = step + self.WARMUP, steps, preset, None
+
+    def after_step(self, step: int) -> None:
+        if step == self.first:
+            self.t0 = time.perf_counter()
+        elif self.t0 is not None and step == self.first + self.TIMED:
+            from ..presets import demo_of
+
+            per_step = (time.perf_counter() - self.t0) / self.TIMED
+            demo = demo_of(self.preset)
+            hint = f"; `--preset {demo}` is its CPU-sized version" if demo else ""
+            tqdm.write(f"about {format_duration(per_step * (self.steps - step))} more for the {self.steps - step:,} "
+                       f"steps left, on this machine{hint}")  # fmt: skip
+            self.t0 = None
 
 
 class Interrupted(KeyboardInterrupt):
