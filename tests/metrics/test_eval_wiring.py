@@ -156,3 +156,24 @@ def test_an_interrupted_or_concurrent_fit_does_not_block_the_next(tmp_path, monk
     assert oe.fit_evaluator("digits", str(tmp_path), progress=False) == (folder, {"ok": True})
     assert calls == [folder] and not os.path.exists(os.path.join(folder, "classifier"))
     assert os.path.isfile(os.path.join(folder, ".fit.lock"))
+
+
+def test_the_shared_digit_classifier_reads_each_dataset_its_own_way(tmp_path, monkeypatch):
+    """stacked-mnist and mnist5k share one cached classifier: fitted first for stacked-mnist, it must
+    still read mnist5k's grey digits whole (it tried to split them into three channels)."""
+    import json
+    import os
+
+    from ganforge.metrics import evaluator as ev_mod
+    from ganforge.metrics import offline_evaluator as oe
+
+    folder = oe.evaluator_dir("mnist5k", str(tmp_path))
+    assert folder == oe.evaluator_dir("stacked-mnist", str(tmp_path))
+    os.makedirs(folder)
+    with open(os.path.join(folder, "evaluator.json"), "w") as f:
+        json.dump({"data": "stacked-mnist", "per_channel": True}, f)  # as a stacked-mnist fit wrote it
+    seen = {}
+    monkeypatch.setattr(ev_mod, "classifier_evaluator", lambda path, per_channel, facts, device: seen.setdefault("pc", []).append(per_channel))
+    ev_mod.load_offline_evaluator("mnist5k", str(tmp_path))
+    ev_mod.load_offline_evaluator("stacked-mnist", str(tmp_path))
+    assert seen["pc"] == [False, True]

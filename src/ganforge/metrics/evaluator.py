@@ -154,6 +154,7 @@ def load_offline_evaluator(data: str, cache_dir: str | None = None, data_root: s
             + "\n(a few CPU minutes, once per dataset version), or pass --inception-weights PATH"
         )
     facts = read_facts(folder)
-    # stacked-mnist shares mnist5k's cached classifier (whose facts say per_channel false): read per channel by data
-    per_channel = bool(facts["per_channel"]) or data in PER_CHANNEL_SOURCE
+    # stacked-mnist shares mnist5k's cached classifier: whether it is read per channel depends on the data
+    # asked about, not on which of the two happened to fit the shared classifier first
+    per_channel = data in PER_CHANNEL_SOURCE
     return classifier_evaluator(os.path.join(folder, "classifier"), per_channel=per_channel, facts=facts, device=device)
