@@ -58,7 +58,7 @@ def test_overrides_may_follow_options(capsys):
     "argv, message",
     [
         (["train", "--preset", "dcgam"], "unknown preset 'dcgam' (did you mean 'dcgan'?)"),
-        (["train", "--data", "mnist6k", "--dry-run"], None),  # resolved lazily: dry-run shows config
+        (["train", "--data", "mnist6k", "--dry-run"], "unknown dataset 'mnist6k'"),  # a dry run checks what a run would
         (["train", "--data", "mnist6k"], "unknown dataset 'mnist6k' (did you mean 'mnist5k'?)"),
         (["train", "model.name=dcgna"], "unknown model 'dcgna' (did you mean 'dcgan'?)"),
         (["train", "loss=hing"], "unknown loss 'hing' (did you mean 'hinge'?)"),
