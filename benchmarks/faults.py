@@ -45,7 +45,7 @@ def run(words, **kw):
 def latest_loads(run_dir: str) -> tuple[bool, int]:
     """(the latest checkpoint loads, its step) through ganforge's own loader."""
     code = ("import sys; from ganforge.runtime.checkpoint import load_checkpoint; "
-            f"print(load_checkpoint(sys.argv[1])['step'])")  # fmt: skip
+            "print(load_checkpoint(sys.argv[1])['step'])")  # fmt: skip
     rc, out = run([sys.executable, "-c", code, os.path.join(run_dir, "checkpoints", "ckpt-latest.pt")])
     return rc == 0, int(out.strip().splitlines()[-1]) if rc == 0 else -1
 

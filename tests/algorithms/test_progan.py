@@ -12,7 +12,6 @@ from ganforge.config import merge, write_yaml
 from ganforge.errors import ConfigError
 from ganforge.presets import resolve_config
 from ganforge.runs import build_trainer, resume, train
-from ganforge.algorithms import get_algorithm
 from ganforge.algorithms.progan import ProGANParams, build_growth, parse_schedule, reals_at
 from ganforge.runtime.checkpoint import load_checkpoint
 

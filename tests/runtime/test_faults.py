@@ -13,11 +13,10 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.config import merge
 from ganforge.errors import CheckpointError, ConfigError
 from ganforge.monitors.divergence import StopTraining
 from ganforge.presets import resolve_config
-from ganforge.runs import build_trainer, load_run, resume, train
+from ganforge.runs import load_run, resume, train
 from ganforge.runtime.checkpoint import atomic_save, list_checkpoints, load_checkpoint
 from ganforge.runtime.rundir import claim_run_dir
 

@@ -11,7 +11,6 @@ from ganforge.config import merge
 from ganforge.errors import ConfigError
 from ganforge.presets import list_presets, resolve_config
 from ganforge.runs import build_trainer, resume, train
-from ganforge.algorithms import get_algorithm
 from ganforge.runtime.checkpoint import load_checkpoint
 
 

@@ -30,7 +30,6 @@ import time
 
 import torch
 
-from ..errors import ConfigError, DataError
 
 # Data whose evaluator is another dataset's classifier, applied per channel.
 PER_CHANNEL_SOURCE = {"stacked-mnist": "mnist5k"}
