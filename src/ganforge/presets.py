@@ -15,11 +15,11 @@ from .config import Config, merge, read_yaml
 from .errors import ConfigError
 from .registry import unknown_name_message
 
-DEFAULT_PRESET = "dcgan-demo"
+DEFAULT_PRESET = "mnist-demo"
 # Presets whose default run finishes in CPU minutes on a laptop ("demo"); the rest keep the paper's
 # networks and length ("full": GPU hours, or a CPU day). `ganforge presets` shows the class.
 DEMO_PRESETS = frozenset({
-    "gan", "dcgan-demo", "cs231n-dcgan", "cgan", "acgan", "cgan-projection", "infogan-demo", "began-demo", "pacgan-demo",
+    "gan", "mnist-demo", "dcgan-demo", "cs231n-dcgan", "cgan", "acgan", "cgan-projection", "infogan-demo", "began-demo", "pacgan-demo",
     "progan-demo", "r3gan-demo", "toy2d", "toy2d-grid", "cyclegan-demo", "pix2pix-demo",
 })  # fmt: skip
 
