@@ -132,6 +132,11 @@ class Config:
     instance_noise_steps: Annotated[int, NonNegative] = 0  # anneal the noise linearly to 0 over this many steps; 0 = constant
     pack: Annotated[int, AtLeast1] = 1  # PacGAN (Lin et al. 2018): D judges groups of `pack` samples stacked along channels; 1 = off
     diffaugment: str = ""  # DiffAugment (Zhao et al. 2020) policies before D, e.g. color,translation,cutout; "" = off
+    ada: bool = False  # ADA (Karras et al. 2020): D's inputs augmented ('bgc': flips, rotations, scalings, translations, colour), each transform with probability p, p set by D's overfitting; images only; an alternative to diffaugment
+    ada_target: Annotated[float, Range(0.0, 1.0, low_open=True, high_open=True)] = 0.6  # ADA: the overfitting r_t = E[sign(D(x_real))] that p steers D towards
+    ada_interval: Annotated[int, AtLeast1] = 4  # ADA: generator steps between adjustments of p
+    ada_kimg: Annotated[float, Positive] = 500.0  # ADA: p can go from 0 to 1 in this many thousand real images (batch_size per step)
+    ada_p: Annotated[float, Range(0.0, 1.0)] = 0.0  # ADA: p at the start of training (the authors' augment_p)
     class_loss_weight: Annotated[float, NonNegative] = 1.0  # ACGAN (model.conditional_d=acgan): weight of the class loss in D's and G's loss
     opt_g: OptimConfig = field(default_factory=OptimConfig)  # G's optimizer and its lr schedule
     opt_d: OptimConfig = field(default_factory=OptimConfig)  # D's

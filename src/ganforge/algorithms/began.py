@@ -75,9 +75,10 @@ class BEGAN(GAN):
         self._real_error = None
 
     def extra_state(self) -> dict:
-        return {"k": self.k.detach().cpu()}
+        return {**super().extra_state(), "k": self.k.detach().cpu()}
 
     def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
         self.k = state["k"].to(self.trainer.device)
 
     def monitors(self) -> list:

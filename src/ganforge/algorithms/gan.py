@@ -10,8 +10,8 @@ conditional GANs, R3GAN...).
         z ~ p(z) (or D's last batch, reuse_fake)                                     G's update (n_gen)
         G: minimise loss.g(D(x), D(G(z))) through a frozen D
 
-What D sees passes through the shared pipeline (DiffAugment, instance noise, PacGAN packing) and the
-regularisers are the shared ones (ganforge.train.d_pipeline): every switch applies here.
+What D sees passes through the shared pipeline (DiffAugment or ADA, instance noise, PacGAN packing)
+and the regularisers are the shared ones (ganforge.train.d_pipeline): every switch applies here.
 Losses own the maths (ganforge.losses); the loop owns backward's surroundings, stepping and EMA.
 Subclasses change one piece at a time: InfoGAN its latent and the information term, ProGAN the
 resolution its networks and reals work at.
@@ -59,7 +59,7 @@ class GAN(Algorithm):
     def setup(self) -> None:
         t, c = self.trainer, self.cfg
         self.loss = get_loss(c.loss)
-        self.d_input = DInput(c, t.world, t.device, t.data.kind, lambda: t.step)
+        self.d_input = DInput(c, t.world, t.device, t.data.kind, lambda: t.step, t.data.channels)
         self.d_input.check_batch(t.local_batch_size)
         self.regs = DRegularizers(c)
         self.real_target = 1.0 - c.label_smoothing  # one-sided label smoothing (Salimans et al. 2016)
@@ -69,6 +69,14 @@ class GAN(Algorithm):
         self.G_train, self.D_train, self.D_frozen = t.train_view("G"), t.train_view("D", twice), t.frozen_view("D", twice)
         self._reused = None  # (fake, z, labels) of D's last batch, for G's update (reuse_fake)
         self.fixed_inputs()
+
+    def extra_state(self) -> dict:
+        """The D pipeline's state (ADA's p and its accumulator), when it has any."""
+        state = self.d_input.state_dict()
+        return {"d_input": state} if state else {}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.d_input.load_state_dict(state.get("d_input", {}))
 
     def updates(self) -> list[Update]:
         D = self.trainer.nets["D"]
@@ -147,6 +155,7 @@ class GAN(Algorithm):
         with no_sync(D) if split else nullcontext():
             real_in = due.watch_real(self.d_input(real))
             real_logits, real_aux = self.call_D(D, real_in, real_labels)
+            self.d_input.observe_real(real_logits, stats)  # ADA's overfitting heuristic
             real_total = self.regs.real_terms(real_logits, real_in, due, stats) + self.aux_loss("D", "real", real_aux, real_labels, z, stats)
             if split:
                 real_loss = loss.d_real(real_logits, self.real_target)

@@ -195,6 +195,7 @@ class ProGAN(GAN):
         self.apply_growth(self.trainer.step)  # samples before the first step show this step's stage
 
     def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)  # the D pipeline's (ADA's p)
         self.apply_growth(self.trainer.step)  # stage and alpha are a pure function of the step
 
     def apply_growth(self, step: int) -> None:

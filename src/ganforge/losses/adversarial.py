@@ -39,6 +39,10 @@ class AdversarialLoss:
     # D's target for real data is a label that one-sided label smoothing can move (BCE's 1, LSGAN's b);
     # a critic's or hinge's real term has no label, so label_smoothing is refused there
     smoothable: bool = False
+    # D's output between its verdicts "real" and "generated" (0 for a logit or hinge, LSGAN's (a + b) / 2):
+    # ADA reads D's overfitting as E[sign(D(x) - boundary)]. None where a constant shift of D's output
+    # changes nothing (critics, relativistic pairs), so its sign means nothing and ADA is refused.
+    boundary: float | None = None
 
     @property
     def separable(self) -> bool:
@@ -133,22 +137,22 @@ def relativistic_g(real_logits: Tensor, fake_logits: Tensor) -> dict:
 
 
 def _separable(name: str, d_real, d_fake, g, probabilistic: bool, citation: str, wasserstein: bool = False,
-               smoothable: bool = False) -> AdversarialLoss:  # fmt: skip
+               smoothable: bool = False, boundary: float | None = None) -> AdversarialLoss:  # fmt: skip
     """A loss whose D objective is d_real + d_fake; its d() is the sum, with both terms reported."""
     loss: AdversarialLoss
 
     def d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
         return loss.d_terms(d_real(real_logits, real_target), d_fake(fake_logits))
 
-    loss = AdversarialLoss(name, d, g, probabilistic, citation, d_real, d_fake, wasserstein, smoothable=smoothable)
+    loss = AdversarialLoss(name, d, g, probabilistic, citation, d_real, d_fake, wasserstein, smoothable=smoothable, boundary=boundary)
     return _register(loss)
 
 
-_separable("minimax", bce_d_real, bce_d_fake, minimax_g, True, "Goodfellow et al. 2014, eq. 1 (G minimises log(1 - D(G(z))))", smoothable=True)
-_separable("nonsaturating", bce_d_real, bce_d_fake, nonsaturating_g, True, "Goodfellow et al. 2014, sec. 3 (G maximises log D(G(z)))", smoothable=True)
-_separable("least-squares", least_squares_d_real, least_squares_d_fake, least_squares_g, False, "Mao et al. 2017, LSGAN eq. 2 (a=0, b=1, c=1)", smoothable=True)
+_separable("minimax", bce_d_real, bce_d_fake, minimax_g, True, "Goodfellow et al. 2014, eq. 1 (G minimises log(1 - D(G(z))))", smoothable=True, boundary=0.0)
+_separable("nonsaturating", bce_d_real, bce_d_fake, nonsaturating_g, True, "Goodfellow et al. 2014, sec. 3 (G maximises log D(G(z)))", smoothable=True, boundary=0.0)
+_separable("least-squares", least_squares_d_real, least_squares_d_fake, least_squares_g, False, "Mao et al. 2017, LSGAN eq. 2 (a=0, b=1, c=1)", smoothable=True, boundary=0.5)
 _separable("wasserstein", wasserstein_d_real, wasserstein_d_fake, wasserstein_g, False, "Arjovsky et al. 2017, WGAN", wasserstein=True)
-_separable("hinge", hinge_d_real, hinge_d_fake, wasserstein_g, False, "Lim & Ye 2017; Miyato et al. 2018")
+_separable("hinge", hinge_d_real, hinge_d_fake, wasserstein_g, False, "Lim & Ye 2017; Miyato et al. 2018", boundary=0.0)
 _register(AdversarialLoss("relativistic", relativistic_d, relativistic_g, False,
                           "Jolicoeur-Martineau 2019, RpGAN (relativistic pairing); R3GAN's loss (Huang et al. 2024, eq. 2)",
                           g_needs_real=True))  # fmt: skip

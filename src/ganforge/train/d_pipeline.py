@@ -1,7 +1,10 @@
 """What D sees and how it is held in check, shared by every algorithm: the switches.
 
 D's input pipeline, applied to real and generated batches alike (`DInput`):
-    augment (DiffAugment, Zhao et al. 2020) -> instance noise (Sønderby et al. 2016) -> pack (PacGAN)
+    augment (DiffAugment, Zhao et al. 2020, or ADA, Karras et al. 2020) -> instance noise (Sønderby
+    et al. 2016) -> pack (PacGAN)
+ADA's strength p follows D's verdicts on reals: an algorithm that applies ADA passes D's real logits
+to `DInput.observe_real` in D's update, and checkpoints `DInput.state_dict()` (p and its accumulator).
 D's regularisers (`DRegularizers`), each with its weight and, for R1 and R2, a lazy interval k (applied
 every k-th D step, scaled by k; Karras et al. 2020):
     R1     gamma/2 E||grad D(x)||^2 on reals        (Mescheder et al. 2018)
@@ -14,7 +17,8 @@ and one-sided label smoothing, which moves the loss's real label.
 Every switch is a config key (`SWITCHES`). An algorithm declares the ones its updates apply
 (`Algorithm.supports`); `check_switches` refuses, once and centrally, a switch that is set on an
 algorithm that does not apply it, a modifier without what it modifies (r1_interval without r1_weight),
-and label smoothing on a loss with no real label. Nothing is silently dropped.
+label smoothing on a loss with no real label, ADA on a loss whose D output has no decision boundary
+to read a sign from, and ADA with DiffAugment. Nothing is silently dropped.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ import torch
 
 from ..config import Config
 from ..errors import ConfigError
-from ..losses import clip_weights, drift_penalty, gradient_norm_penalty, gradient_penalty
+from ..losses import clip_weights, drift_penalty, get_loss, gradient_norm_penalty, gradient_penalty
+from .ada import AdaptiveP, augment
 from .diffaugment import diff_augment, parse_policy
 from .packing import check_pack, pack
 from .sampling import rank_slice
@@ -40,6 +45,11 @@ class Switch:
 
 SWITCHES: dict[str, Switch] = {s.key: s for s in (
     Switch("diffaugment", "DiffAugment of D's inputs"),
+    Switch("ada", "adaptive discriminator augmentation (ADA) of D's inputs"),
+    Switch("ada_target", "ADA's target for D's overfitting r_t", needs="ada"),
+    Switch("ada_interval", "how often ADA adjusts p", needs="ada"),
+    Switch("ada_kimg", "how fast ADA adjusts p", needs="ada"),
+    Switch("ada_p", "ADA's p at the start", needs="ada"),
     Switch("instance_noise", "instance noise on D's inputs"),
     Switch("instance_noise_steps", "annealing of the instance noise", needs="instance_noise"),
     Switch("pack", "PacGAN packing of D's inputs"),
@@ -76,19 +86,34 @@ def check_switches(cfg: Config, algorithm: str, supports, loss) -> None:
     if is_set(cfg, "label_smoothing") and not loss.smoothable:
         raise ConfigError(f"label_smoothing moves D's label for real data, and loss '{loss.name}' has none; "
                           "use it with nonsaturating, minimax or least-squares, or remove it")  # fmt: skip
+    if is_set(cfg, "ada") and is_set(cfg, "diffaugment"):
+        raise ConfigError("ada and diffaugment are alternative augmentations of D's inputs; set one: remove diffaugment or ada")
+    if is_set(cfg, "ada") and loss.boundary is None:
+        raise ConfigError(f"ada sets p from the sign of D's output on real data, and loss '{loss.name}' has no decision "
+                          "boundary to measure it from (a constant shift of D's output changes nothing); use nonsaturating, "
+                          "minimax, hinge or least-squares, or remove ada")  # fmt: skip
 
 
 class DInput:
-    """What D sees of a batch, real or generated alike: DiffAugment, instance noise, then PacGAN's
-    packing (groups of `pack` samples stacked along channels). Random draws are rank-sliced, so a
-    distributed run augments as one process would."""
+    """What D sees of a batch, real or generated alike: DiffAugment or ADA, instance noise, then
+    PacGAN's packing (groups of `pack` samples stacked along channels). Random draws are rank-sliced,
+    so a distributed run augments as one process would."""
 
-    def __init__(self, cfg: Config, world, device: torch.device, data_kind: str, step: Callable[[], int]):
+    def __init__(self, cfg: Config, world, device: torch.device, data_kind: str, step: Callable[[], int],
+                 channels: int | None = None):  # fmt: skip
         self.policy = parse_policy(cfg.diffaugment)
         if self.policy and data_kind != "image":
             raise ConfigError(f"diffaugment augments images; the {cfg.data} data are {data_kind}")
         self.noise_std, self.noise_steps, self.pack = cfg.instance_noise, cfg.instance_noise_steps, cfg.pack
         self.world, self.device, self.step = world, device, step
+        self.ada: AdaptiveP | None = None
+        if cfg.ada:
+            if data_kind != "image":
+                raise ConfigError(f"ada augments images; the {cfg.data} data are {data_kind}")
+            if channels not in (1, 3):
+                raise ConfigError(f"ada's colour transforms are defined for RGB and 1-channel images; the {cfg.data} data have {channels} channels")
+            self.ada = AdaptiveP(cfg.ada_target, cfg.ada_interval, cfg.ada_kimg, cfg.batch_size, cfg.ada_p, device, world)
+            self.boundary = get_loss(cfg.loss).boundary  # D's output between "real" and "generated"
 
     def check_batch(self, local_batch_size: int) -> None:
         check_pack(self.pack, local_batch_size)
@@ -97,10 +122,32 @@ class DInput:
         """U[0, 1) draws of shape (n, *shape), rank-sliced (DiffAugment's draws)."""
         return rank_slice(lambda m: torch.rand(m, *shape, device=self.device), n, self.world)
 
+    def randn(self, n: int, *shape: int) -> torch.Tensor:
+        """N(0, 1) draws of shape (n, *shape), rank-sliced (ADA's draws)."""
+        return rank_slice(lambda m: torch.randn(m, *shape, device=self.device), n, self.world)
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.policy:
             x = diff_augment(x, self.policy, self.rand)
+        if self.ada is not None:
+            self.ada.adjust_at(self.step())  # p moves at the first use of every ada_interval-th step
+            x = augment(x, self.ada.p, self.rand, self.randn)
         return pack(self.instance_noise(x), self.pack)
+
+    def observe_real(self, real_logits: torch.Tensor, stats: dict) -> None:
+        """ADA's overfitting heuristic: D's logits on (augmented) reals join r_t = E[sign(D(x))]; this
+        update's r_t and the current p go into `stats` ("ADA/r_t", "ADA/p"). Nothing without ADA."""
+        if self.ada is not None:
+            stats["ADA/r_t"] = self.ada.observe(real_logits - self.boundary)
+            stats["ADA/p"] = self.ada.p
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the pipeline: ADA's p and accumulator ({} without ADA)."""
+        return {"ada": self.ada.state_dict()} if self.ada is not None else {}
+
+    def load_state_dict(self, state: dict) -> None:
+        if self.ada is not None:
+            self.ada.load_state_dict(state["ada"])
 
     def instance_noise(self, x: torch.Tensor) -> torch.Tensor:
         """Blur both distributions with Gaussian noise so their supports overlap (Sønderby et al. 2016;
