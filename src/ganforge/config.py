@@ -126,6 +126,8 @@ class Config:
     r1_interval: Annotated[int, AtLeast1] = 1  # lazy regularization: R1 every k D-steps, scaled by k
     r2_weight: Annotated[float, NonNegative] = 0.0  # R2 penalty gamma (R1 on generated data; R3GAN); 0 = off
     r2_interval: Annotated[int, AtLeast1] = 1  # R2 every k D-steps, scaled by k
+    pl_weight: Annotated[float, NonNegative] = 0.0  # StyleGAN2 path-length regularisation of G (2 in the paper); 0 = off
+    pl_interval: Annotated[int, AtLeast1] = 1  # lazy: path length every k G-updates, scaled by k (4 in the paper)
     drift_weight: Annotated[float, NonNegative] = 0.0  # ProGAN's eps_drift: eps E[D(x)^2] keeps the critic's output near 0; 0 = off
     label_smoothing: Annotated[float, Fraction] = 0.0  # one-sided: D's target for real images is 1 - s
     instance_noise: Annotated[float, NonNegative] = 0.0  # std of Gaussian noise added to D's inputs (real and fake)

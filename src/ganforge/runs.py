@@ -54,7 +54,7 @@ def train(
 # After a divergence (RUN/diverged.json, written by the divergence guard), these may change on resume too:
 # the levers that get a run out of it. Not the optimizer's name: its saved state belongs to its kind.
 RECOVERY_KEYS = {"opt_g", "opt_d", "gp_weight", "r1_weight", "r1_interval", "r2_weight", "r2_interval", "drift_weight",
-                 "clip_value", "n_critic", "label_smoothing", "instance_noise", "instance_noise_steps"}  # fmt: skip
+                 "pl_weight", "pl_interval", "clip_value", "n_critic", "label_smoothing", "instance_noise", "instance_noise_steps"}  # fmt: skip
 DIVERGED = "diverged.json"
 HISTORY = "config-history.jsonl"
 

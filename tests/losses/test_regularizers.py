@@ -63,3 +63,26 @@ def test_weight_clipping_bounds_every_parameter():
     for p in net.parameters():
         assert p.abs().max() <= 0.01
     assert any((p.abs() == 0.01).any() for p in net.parameters())
+
+
+def test_path_length_penalty_by_hand_on_a_linear_generator():
+    """img = sum_k A_k ws_k (a linear G): J_{w_k}^T y = A_k^T y, so the length is
+    sqrt(mean_k ||A_k^T y||^2), the mean moves by decay toward the batch's mean length, and the penalty
+    is (length - new mean)^2 (StyleGAN2 eq. 4, as the reference computes it)."""
+    from ganforge.losses import path_length_penalty
+
+    torch.manual_seed(0)
+    N, K, d, C, H, W = 3, 2, 4, 1, 2, 2
+    A = torch.randn(K, C * H * W, d, requires_grad=True)  # G's weights
+    ws = torch.randn(N, K, d, requires_grad=True)
+    img = torch.einsum("kpd,nkd->np", A, ws).view(N, C, H, W)
+    y = torch.randn(N, C, H, W)
+    penalty, mean = path_length_penalty(img, ws, torch.tensor(0.5), 0.01, noise=y)
+    yflat = y.view(N, -1)
+    lengths = torch.stack([
+        torch.stack([(A[k].T @ yflat[n]).square().sum() for k in range(K)]).mean().sqrt() for n in range(N)
+    ])  # fmt: skip
+    expected_mean = 0.5 + 0.01 * (lengths.mean() - 0.5)
+    torch.testing.assert_close(mean, expected_mean)
+    torch.testing.assert_close(penalty, (lengths - expected_mean).square())
+    assert penalty.requires_grad and not mean.requires_grad  # the penalty trains G's weights; the mean is state

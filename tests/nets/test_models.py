@@ -38,6 +38,9 @@ CASES = [
     # width 8 expands to 16 channels: one group of the default group_size 16
     ("r3gan", (1, 28, 28), {"width": 8}, {"width": 8}),
     ("r3gan", (3, 32, 32), {"widths": [16, 8, 8, 8], "blocks": 1, "output": "clamp"}, {"widths": [16, 8, 8, 8], "group_size": 8}),
+    ("stylegan2", (1, 28, 28), {"w_dim": 8, "channel_base": 64, "channel_max": 8}, {"channel_base": 64, "channel_max": 8}),
+    ("stylegan2", (3, 16, 16), {"w_dim": 8, "channel_base": 64, "channel_max": 8, "output": "tanh", "style_mixing": 0.0},
+     {"channel_base": 64, "channel_max": 8, "architecture": "orig", "mbstd_group": 2, "mbstd_channels": 2}),
 ]
 
 

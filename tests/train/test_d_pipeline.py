@@ -22,6 +22,9 @@ ALGORITHMS = {
     "began": ("began", {**IMAGE, "model": {"g": {"width": 4}, "d": {"width": 4, "h": 8}}}),
     "progan": ("progan-demo", {**IMAGE, "image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8},
                "d": {"fmap_base": 32, "fmap_max": 8}}, "algo": {"fade_steps": 2, "stable_steps": 2, "schedule": []}}),
+    # StyleGAN2's nets, with the demo's R1 and path length off (the switches below turn them on)
+    "stylegan2": ("stylegan2-demo", {**IMAGE, "model": {"z_dim": 8, "g": {"w_dim": 8, "channel_base": 32, "channel_max": 4},
+                  "d": {"channel_base": 32, "channel_max": 4}}, "r1_weight": 0.0, "r1_interval": 1, "pl_weight": 0.0, "pl_interval": 1}),
     "cyclegan": ("cyclegan-demo", {"image_size": 8, "batch_size": 2, "n_samples": 2, "model": {"g": {"width": 4, "n_blocks": 1}, "d": {"width": 4, "n_layers": 1}}}),
     "pix2pix": ("pix2pix-demo", {"image_size": 8, "batch_size": 2, "n_samples": 2, "model": {"g": {"width": 4}, "d": {"width": 4, "n_layers": 1}}}),
 }  # fmt: skip
@@ -47,6 +50,8 @@ SWITCH_ON = {
     "gp_weight": {"gp_weight": 10.0},
     "drift_weight": {"drift_weight": 0.1},
     "clip_value": {"clip_value": 0.01},
+    "pl_weight": {"pl_weight": 2.0},
+    "pl_interval": {"pl_weight": 2.0, "pl_interval": 2},
     "label_smoothing": {"label_smoothing": 0.2},
     "reuse_fake": {"reuse_fake": False},
 }
@@ -123,14 +128,16 @@ def test_what_each_algorithm_refuses():
                 refused[algorithm].add(switch)
     translation = set(SWITCH_ON)
     ada = {"ada", "ada_target", "ada_interval", "ada_kimg", "ada_p"}
+    path_length = {"pl_weight", "pl_interval"}  # needs G's ws: only a generator with a mapping network has them
     assert refused == {
-        "gan": set(),
+        "gan": path_length,  # with dcgan's nets
         # RpGAN has no label for real data, and no boundary for ADA to read D's verdict from
-        "relativistic gan": {"label_smoothing"} | ada,
-        "infogan": {"pack"},
+        "relativistic gan": {"label_smoothing"} | ada | path_length,
+        "infogan": {"pack"} | path_length,
         "began": {"pack", "r1_weight", "r1_interval", "r2_weight", "r2_interval", "gp_weight", "drift_weight",
-                  "clip_value", "label_smoothing"} | ada,  # D's output is a reconstruction error
-        "progan": {"pack", "label_smoothing"} | ada,  # wasserstein: no label to smooth, no boundary
+                  "clip_value", "label_smoothing"} | ada | path_length,  # D's output is a reconstruction error
+        "progan": {"pack", "label_smoothing"} | ada | path_length,  # wasserstein: no label to smooth, no boundary
+        "stylegan2": set(),
         "cyclegan": translation,
         "pix2pix": translation,
     }  # fmt: skip

@@ -46,6 +46,8 @@ def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides)
         cfg.image_size = 32
     elif cfg.model.name == "dcgan":
         merge(cfg, {"model": {"g": {"width": 8}, "d": {"width": 8}}})
+    elif cfg.model.name == "stylegan2":  # the cifar config's 512 channels take a minute on a CPU
+        merge(cfg, {"model": {"g": {"channel_base": 64, "channel_max": 8}, "d": {"channel_base": 64, "channel_max": 8}}})
     trainer = build_trainer(cfg, progress=False)  # the preset's algorithm (infogan, began...)
     result = trainer.train(str(tmp_path))
     assert result.step == 2
@@ -99,6 +101,10 @@ def _weights(path):
     # R3GAN: RpGAN + R1 + R2, G's phase with its own real batch (the batch stream's position must resume)
     ("r3gan-demo", {"model": {"g": {"width": 16}, "d": {"width": 16}}, "ema_half_life": 2.0}),
     ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
+    # StyleGAN2: style mixing draws inside G, and lazy path length (every 2nd G update here) keeps a
+    # running mean and a count of G updates: both must resume
+    ("stylegan2-demo", {"model": {"z_dim": 8, "g": {"w_dim": 8, "channel_base": 32, "channel_max": 4},
+                                  "d": {"channel_base": 32, "channel_max": 4}}, "ema_half_life": 2.0, "pl_interval": 2, "r1_interval": 2}),
     # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
     ("dcgan", {"opt_g": {"schedule": {"kind": "cyclegan", "steps": 6}},
                "opt_d": {"schedule": [{"steps": 2, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},

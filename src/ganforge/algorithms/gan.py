@@ -9,9 +9,11 @@ conditional GANs, R3GAN...).
                + its regularisers (R1, R2, GP, drift; clipping after the step) and ACGAN's class terms
         z ~ p(z) (or D's last batch, reuse_fake)                                     G's update (n_gen)
         G: minimise loss.g(D(x), D(G(z))) through a frozen D
+           + G's regulariser (lazy path length, StyleGAN2)
 
 What D sees passes through the shared pipeline (DiffAugment or ADA, instance noise, PacGAN packing)
-and the regularisers are the shared ones (ganforge.train.d_pipeline): every switch applies here.
+and the regularisers are the shared ones (ganforge.train.d_pipeline, and train.g_regularizers for G):
+every switch applies here.
 Losses own the maths (ganforge.losses); the loop owns backward's surroundings, stepping and EMA.
 Subclasses change one piece at a time: InfoGAN its latent and the information term, ProGAN the
 resolution its networks and reals work at.
@@ -28,6 +30,7 @@ from ..losses import get_loss
 from ..nets import MODELS, build_models
 from ..train.algorithm import Algorithm, Update
 from ..train.d_pipeline import SWITCHES, DInput, DRegularizers
+from ..train.g_regularizers import GRegularizers
 from ..train.loop import no_sync
 from ..train.sampling import call_G, rank_slice
 from . import ALGORITHMS
@@ -62,21 +65,25 @@ class GAN(Algorithm):
         self.d_input = DInput(c, t.world, t.device, t.data.kind, lambda: t.step, t.data.channels)
         self.d_input.check_batch(t.local_batch_size)
         self.regs = DRegularizers(c)
+        self.g_regs = GRegularizers(c, t.device)
+        self.g_regs.check_generator(t.nets["G"], c.model.name)
         self.real_target = 1.0 - c.label_smoothing  # one-sided label smoothing (Salimans et al. 2016)
         # The views the updates call (DDP and/or compiled; the bare nets are what checkpoints keep). A
         # penalty on D's input gradient keeps D eager under torch.compile.
         twice = self.regs.differentiates_twice
-        self.G_train, self.D_train, self.D_frozen = t.train_view("G"), t.train_view("D", twice), t.frozen_view("D", twice)
+        self.G_train, self.D_train, self.D_frozen = t.train_view("G", self.g_regs.differentiates_twice), t.train_view("D", twice), t.frozen_view("D", twice)
         self._reused = None  # (fake, z, labels) of D's last batch, for G's update (reuse_fake)
         self.fixed_inputs()
 
     def extra_state(self) -> dict:
-        """The D pipeline's state (ADA's p and its accumulator), when it has any."""
-        state = self.d_input.state_dict()
-        return {"d_input": state} if state else {}
+        """The shared pieces' state, where they have any: the D pipeline's (ADA's p and its accumulator)
+        and G's regulariser's (path length's running mean and count)."""
+        pieces = {"d_input": self.d_input.state_dict(), "g_regs": self.g_regs.state_dict()}
+        return {name: state for name, state in pieces.items() if state}
 
     def load_extra_state(self, state: dict) -> None:
         self.d_input.load_state_dict(state.get("d_input", {}))
+        self.g_regs.load_state_dict(state.get("g_regs", {}))
 
     def updates(self) -> list[Update]:
         D = self.trainer.nets["D"]
@@ -190,7 +197,8 @@ class GAN(Algorithm):
         real_logits = self.real_logits_for_g(labels) if self.loss.g_needs_real else None
         out = self.loss.g(real_logits, fake_logits)
         stats = {"Loss/G": out["loss"].detach()}
-        backward(out["loss"] + self.aux_loss("G", "fake", aux, labels, z, stats))
+        reg = self.g_regs.terms(self.G_train, self.noise, self.trainer.local_batch_size, stats)
+        backward(out["loss"] + self.aux_loss("G", "fake", aux, labels, z, stats) + reg)
         return stats
 
     @torch.no_grad()

@@ -173,7 +173,7 @@ class ProGAN(GAN):
     description = "progressive growing from 4x4 with fade-in, WGAN-GP + drift (Karras et al. 2018)"
     Params = ProGANParams
     # Packing and class conditioning are not built into the progan nets' growth.
-    supports = GAN.supports - {"pack"}
+    supports = GAN.supports - {"pack", "pl_weight", "pl_interval"}  # its growing G has no mapping network's ws
     # The blocks above the current stage (and the old toRGB/fromRGB once a fade is over) get no
     # gradient until the net grows: DDP must be told some weights sit out a step.
     ddp_find_unused_parameters = True

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("--ckpt", default="latest", help="checkpoint: latest or a step number")
     p.add_argument("--device", default="cpu")
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="class-conditional runs: every sample of class K")
+    p.add_argument("--truncation", type=float, metavar="PSI",
+                   help="StyleGAN2 runs: the truncation trick, w = w_avg + PSI (w - w_avg), PSI in [0, 1] (1 = off)")
     p.set_defaults(func=run)
 
 
@@ -34,8 +36,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"output must end in .png or .npz, got '{args.output}'")
     if args.n < 1:
         raise ConfigError(f"-n must be at least 1, got {args.n}")
+    psi = getattr(args, "truncation", None)
+    if psi is not None and not 0.0 <= psi <= 1.0:
+        raise ConfigError(f"--truncation must be in [0, 1] (1 = no truncation, 0 = the average w), got {psi:g}")
     loaded = load_run(args.run_dir, args.ckpt, args.device)
     options = {} if getattr(args, "class_", None) is None else {"class_": args.class_}
+    if psi is not None:
+        options["truncation"] = psi
     samples = generate(loaded, args.n, seed=args.seed, **options)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     # Class-conditional runs: the npz keeps each sample's class (`labels`), as generate drew them.

@@ -1,7 +1,10 @@
 """Regularizers of D: weight clipping (WGAN), gradient penalty (WGAN-GP), R1 and R2 (Mescheder et al. 2018;
-R3GAN), the epsilon-drift term (ProGAN). Pure functions: the algorithms apply them through the shared
-helper ganforge.train.d_pipeline.DRegularizers, which owns their weights and lazy intervals."""
+R3GAN), the epsilon-drift term (ProGAN); of G: path-length regularisation (StyleGAN2). Pure functions: the
+algorithms apply them through the shared helpers ganforge.train.d_pipeline.DRegularizers and
+ganforge.train.g_regularizers.GRegularizers, which own their weights, lazy intervals and state."""
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -40,3 +43,18 @@ def drift_penalty(real_logits: torch.Tensor) -> torch.Tensor:
     """Karras et al. 2018 (ProGAN), sec. A.1: E[D(x)^2] on real data, weighted by eps_drift (0.001),
     "to keep the discriminator output from drifting too far away from zero"."""
     return real_logits.float().pow(2).mean()
+
+
+def path_length_penalty(img: torch.Tensor, ws: torch.Tensor, pl_mean: torch.Tensor, decay: float, noise: torch.Tensor | None = None):
+    """Karras et al. 2020 (StyleGAN2) eq. 4: (||J_w^T y||_2 - a)^2 per sample, y ~ N(0, I) / sqrt(H W)
+    (the reference's scaling, which makes the length independent of the resolution), J_w the Jacobian
+    of the images `img` (N, C, H, W) with respect to the ws (N, num_ws, w_dim) that made them, and a the
+    running mean of the lengths: a <- a + decay (mean length - a). As in the reference, the squared
+    length is averaged over the num_ws copies of w, and the penalty differentiates through a's update
+    too. Returns (penalty (N,), the new a, detached)."""
+    if noise is None:
+        noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+    lengths = grad.float().square().sum(2).mean(1).sqrt()  # (N,)
+    mean = pl_mean.lerp(lengths.mean(), decay)
+    return (lengths - mean).square(), mean.detach()

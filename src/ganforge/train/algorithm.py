@@ -29,7 +29,7 @@ from ..data import DataInfo, DataSpec, get_dataset
 from ..data.cache import cache_decoded_images
 from ..errors import ConfigError
 from .batches import BatchStream
-from .sampling import call_G, evaluating, latent_labels, rank_slice, sample_in_chunks
+from .sampling import call_G, evaluating, latent_labels, rank_slice, sample_in_chunks, truncating
 from .samples import save_samples
 
 
@@ -114,13 +114,16 @@ class Algorithm:
     @classmethod
     def generate(cls, run, n: int, seed: int = 0, batch_size: int = 256, **options) -> torch.Tensor:
         """n samples of a loaded run (`ganforge generate`); the same seed gives the same samples.
-        Option `class_`: the class of every sample (class-conditional runs)."""
+        Options: `class_`, the class of every sample (class-conditional runs); `truncation`, psi of the
+        truncation trick (a generator with a mapping network, StyleGAN2)."""
         class_ = options.pop("class_", None)
+        psi = options.pop("truncation", None)
         if options:
             raise ConfigError(f"the {cls.name} algorithm takes no generate options ({', '.join(options)})")
         labels = cls.latent_labels(run.config, run.num_classes, n, class_)
         z = cls.latent(run.config, n, generator=torch.Generator().manual_seed(seed))
-        return sample_in_chunks(run.G, z, labels, next(run.G.parameters()).device, batch_size)
+        with truncating(run.G, psi):
+            return sample_in_chunks(run.G, z, labels, next(run.G.parameters()).device, batch_size)
 
     # ------------------------------------------------------------------ inside a loop
     def __init__(self, trainer):

@@ -8,7 +8,8 @@ sample through these functions, so a sample means the same thing everywhere:
     are exactly what one process would draw;
   - `latent_labels(...)`: the classes asked of a class-conditional G (grids: class r mod K in row r);
   - `sample_in_chunks(G, z, labels, ...)`: G's images for CPU codes, a batch at a time, on the CPU;
-  - `evaluating(net)`: eval mode (BatchNorm running statistics, no dropout) for the duration.
+  - `evaluating(net)`: eval mode (BatchNorm running statistics, no dropout) for the duration;
+  - `truncating(G, psi)`: the truncation trick for the duration, for a G that has it (StyleGAN2).
 An algorithm supplies its own latent distribution (`Algorithm.latent`); these functions take it as
 given.
 """
@@ -79,4 +80,33 @@ class evaluating:
 
     def __exit__(self, *exc):
         self.net.train(self.was_training)
+        return False
+
+
+class truncating:
+    """`with truncating(G, psi):` samples G with the truncation trick, w' = w_avg + psi (w - w_avg)
+    (Karras et al. 2019 eq. 3; StyleGAN2), and restores it afterwards. psi = None leaves G as it is. A
+    generator has the trick where one of its modules has a `truncation_psi` (a mapping network's
+    average w): any other generator is refused with an error."""
+
+    def __init__(self, G: torch.nn.Module, psi: float | None):
+        self.psi, self.nets = psi, []
+        if psi is None:
+            return
+        if not 0.0 <= psi <= 1.0:
+            raise ConfigError(f"truncation psi must be in [0, 1] (1 = no truncation, 0 = the average w), got {psi:g}")
+        self.nets = [m for m in G.modules() if hasattr(m, "truncation_psi")]
+        if not self.nets:
+            raise ConfigError("truncation needs a generator with a mapping network's average w (model stylegan2); "
+                              "this run's generator has none")  # fmt: skip
+
+    def __enter__(self):
+        self.saved = [m.truncation_psi for m in self.nets]
+        for m in self.nets:
+            m.truncation_psi = self.psi
+        return self
+
+    def __exit__(self, *exc):
+        for m, psi in zip(self.nets, self.saved):
+            m.truncation_psi = psi
         return False
