@@ -38,6 +38,10 @@ CASES = [
     # width 8 expands to 16 channels: one group of the default group_size 16
     ("r3gan", (1, 28, 28), {"width": 8}, {"width": 8}),
     ("r3gan", (3, 32, 32), {"widths": [16, 8, 8, 8], "blocks": 1, "output": "clamp"}, {"widths": [16, 8, 8, 8], "group_size": 8}),
+    # unconditional here: BatchNorm gains from the z chunks (hier), or plain BatchNorm (hier off);
+    # class-conditional BigGAN: tests/nets/test_biggan.py
+    ("biggan", (1, 32, 32), {"ch": 2}, {"ch": 2}),
+    ("biggan", (3, 16, 16), {"ch": 2, "hier": False, "attention_res": 16, "init": "ortho"}, {"ch": 2, "attention_res": 8}),
 ]
 
 

@@ -38,6 +38,7 @@ SWITCH_ON = {
     "clip_value": {"clip_value": 0.01},
     "label_smoothing": {"label_smoothing": 0.2},
     "reuse_fake": {"reuse_fake": False},
+    "ortho_weight": {"ortho_weight": 1e-4},
 }
 DEFAULTS = Config()
 
@@ -110,7 +111,7 @@ def test_what_each_algorithm_refuses():
         "relativistic gan": {"label_smoothing"},  # RpGAN has no label for real data
         "infogan": {"pack"},
         "began": {"pack", "r1_weight", "r1_interval", "r2_weight", "r2_interval", "gp_weight", "drift_weight",
-                  "clip_value", "label_smoothing"},
+                  "clip_value", "label_smoothing", "ortho_weight"},  # ortho_weight: BEGAN's own G update
         "progan": {"pack", "label_smoothing"},  # wasserstein: no label to smooth
         "cyclegan": translation,
         "pix2pix": translation,

@@ -99,6 +99,9 @@ def _weights(path):
     # R3GAN: RpGAN + R1 + R2, G's phase with its own real batch (the batch stream's position must resume)
     ("r3gan-demo", {"model": {"g": {"width": 16}, "d": {"width": 16}}, "ema_half_life": 2.0}),
     ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
+    # BigGAN: spectral norm's power iterations in G and D, the shared embedding, orthogonal
+    # regularisation, 4 D steps per G step on fresh noise and classes, an EMA begun before the halfway point
+    ("biggan-demo", {"model": {"g": {"ch": 2, "shared_dim": 4}, "d": {"ch": 2}}, "ema_half_life": 2.0, "ema_start": 2}),
     # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
     ("dcgan", {"opt_g": {"schedule": {"kind": "cyclegan", "steps": 6}},
                "opt_d": {"schedule": [{"steps": 2, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},

@@ -9,9 +9,11 @@ conditional GANs, R3GAN...).
                + its regularisers (R1, R2, GP, drift; clipping after the step) and ACGAN's class terms
         z ~ p(z) (or D's last batch, reuse_fake)                                     G's update (n_gen)
         G: minimise loss.g(D(x), D(G(z))) through a frozen D
+               + its regularisers (BigGAN's orthogonal regularisation)
 
 What D sees passes through the shared pipeline (DiffAugment, instance noise, PacGAN packing) and the
-regularisers are the shared ones (ganforge.train.d_pipeline): every switch applies here.
+regularisers are the shared ones (ganforge.train.d_pipeline, ganforge.train.g_regularizers): every
+switch applies here.
 Losses own the maths (ganforge.losses); the loop owns backward's surroundings, stepping and EMA.
 Subclasses change one piece at a time: InfoGAN its latent and the information term, ProGAN the
 resolution its networks and reals work at.
@@ -28,6 +30,7 @@ from ..losses import get_loss
 from ..nets import MODELS, build_models
 from ..train.algorithm import Algorithm, Update
 from ..train.d_pipeline import SWITCHES, DInput, DRegularizers
+from ..train.g_regularizers import GRegularizers
 from ..train.loop import no_sync
 from ..train.sampling import call_G, rank_slice
 from . import ALGORITHMS
@@ -53,7 +56,7 @@ class GAN(Algorithm):
 
     @classmethod
     def build_networks(cls, cfg, spec):
-        G, D = build_models(cfg.model, spec.shape, spec.kind, spec.num_classes, pack=cfg.pack)
+        G, D = build_models(cfg.model, spec.shape, spec.kind, spec.num_classes, pack=cfg.pack, data=cfg.data)
         return {"G": G, "D": D}
 
     def setup(self) -> None:
@@ -62,6 +65,7 @@ class GAN(Algorithm):
         self.d_input = DInput(c, t.world, t.device, t.data.kind, lambda: t.step)
         self.d_input.check_batch(t.local_batch_size)
         self.regs = DRegularizers(c)
+        self.g_regs = GRegularizers(c)
         self.real_target = 1.0 - c.label_smoothing  # one-sided label smoothing (Salimans et al. 2016)
         # The views the updates call (DDP and/or compiled; the bare nets are what checkpoints keep). A
         # penalty on D's input gradient keeps D eager under torch.compile.
@@ -169,7 +173,7 @@ class GAN(Algorithm):
         return stats
 
     def g_step(self, backward) -> dict:
-        """minimise loss.g(D(x), D(G(z))) with D frozen (non-saturating: maximise log D(G(z)))."""
+        """minimise loss.g(D(x), D(G(z))) with D frozen (non-saturating: maximise log D(G(z))) + G's regularisers."""
         reused, self._reused = self._reused, None
         if reused is None:
             n = self.trainer.local_batch_size
@@ -181,7 +185,8 @@ class GAN(Algorithm):
         real_logits = self.real_logits_for_g(labels) if self.loss.g_needs_real else None
         out = self.loss.g(real_logits, fake_logits)
         stats = {"Loss/G": out["loss"].detach()}
-        backward(out["loss"] + self.aux_loss("G", "fake", aux, labels, z, stats))
+        reg = self.g_regs.terms(self.trainer.nets["G"], stats)
+        backward(out["loss"] + self.aux_loss("G", "fake", aux, labels, z, stats) + reg)
         return stats
 
     @torch.no_grad()

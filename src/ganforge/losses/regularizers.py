@@ -1,6 +1,7 @@
 """Regularizers of D: weight clipping (WGAN), gradient penalty (WGAN-GP), R1 and R2 (Mescheder et al. 2018;
 R3GAN), the epsilon-drift term (ProGAN). Pure functions: the algorithms apply them through the shared
-helper ganforge.train.d_pipeline.DRegularizers, which owns their weights and lazy intervals."""
+helper ganforge.train.d_pipeline.DRegularizers, which owns their weights and lazy intervals.
+Of G: BigGAN's orthogonal regularisation, applied through ganforge.train.g_regularizers.GRegularizers."""
 from __future__ import annotations
 
 import torch
@@ -40,3 +41,23 @@ def drift_penalty(real_logits: torch.Tensor) -> torch.Tensor:
     """Karras et al. 2018 (ProGAN), sec. A.1: E[D(x)^2] on real data, weighted by eps_drift (0.001),
     "to keep the discriminator output from drifting too far away from zero"."""
     return real_logits.float().pow(2).mean()
+
+
+def orthogonal_penalty(net: nn.Module) -> torch.Tensor:
+    """Brock et al. 2019 (BigGAN), sec. 3.1: sum over the weights W of `net` of ||W W^T * (1 - I)||_F^2
+    (the paper's R_beta without beta), each W seen as a matrix of its filters (out, in * k * k), so only
+    the inner products of different filters are penalised, not their norms. Every parameter of two or
+    more dimensions counts (the raw weight where spectral norm reparametrises it, as in the authors'
+    code), except embeddings: "Don't ortho reg shared, it makes no sense" (BigGAN-PyTorch train_fns.py).
+    Computed in float32 outside autocast: the Gram matrices of low-precision weights would round away
+    the small off-diagonal terms."""
+    skip = {id(p) for m in net.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
+    total = torch.zeros((), device=next(net.parameters()).device)
+    for p in net.parameters():
+        if p.dim() < 2 or id(p) in skip:
+            continue
+        with torch.autocast(device_type=p.device.type, enabled=False):
+            w = p.float().flatten(1)  # (filters, fan_in)
+            gram = w @ w.T  # (filters, filters): inner products of every pair of filters
+            total = total + (gram - torch.diag(gram.diagonal())).pow(2).sum()
+    return total

@@ -9,7 +9,8 @@ every k-th D step, scaled by k; Karras et al. 2020):
     GP     lambda E[(||grad D(x_hat)|| - 1)^2]      (Gulrajani et al. 2017)
     drift  eps E[D(x)^2]                            (Karras et al. 2018)
     clip   w <- clip(w, -c, c) after D's step       (Arjovsky et al. 2017)
-and one-sided label smoothing, which moves the loss's real label.
+and one-sided label smoothing, which moves the loss's real label. G's regularisers
+(train/g_regularizers.py: BigGAN's orthogonal regularisation) are switches too, declared here with the rest.
 
 Every switch is a config key (`SWITCHES`). An algorithm declares the ones its updates apply
 (`Algorithm.supports`); `check_switches` refuses, once and centrally, a switch that is set on an
@@ -51,6 +52,7 @@ SWITCHES: dict[str, Switch] = {s.key: s for s in (
     Switch("drift_weight", "the drift penalty"),
     Switch("clip_value", "weight clipping of D"),
     Switch("label_smoothing", "one-sided label smoothing"),
+    Switch("ortho_weight", "orthogonal regularisation of G (train/g_regularizers.py)"),
     Switch("reuse_fake", "reusing D's generated batch in G's update (false: G draws fresh noise)"),
 )}  # fmt: skip
 _DEFAULTS = Config()
