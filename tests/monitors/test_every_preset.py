@@ -24,7 +24,8 @@ def small(preset: str):
         return merge(cfg, {**TRANSLATION_DATA[cfg.algorithm], "image_size": 32, "batch_size": 2, "n_samples": 2, **nets, **watch})
     size = {"cs231n": 28}.get(cfg.model.name, 32 if preset in ("sagan", "progan-demo") else 8 if cfg.model.name == "progan" else 16)
     data = "ring8" if cfg.data in ("ring8", "grid25") else "fake"
-    return merge(cfg, {"data": data, "image_size": size, "channels": 1, "batch_size": 8, "n_samples": 4, **watch})
+    nets = {"model": {"g": {"ch": 4}, "d": {"ch": 4}}} if cfg.model.name == "biggan" else {}  # not the 256-channel CIFAR-10 nets
+    return merge(cfg, {"data": data, "image_size": size, "channels": 1, "batch_size": 8, "n_samples": 4, **watch, **nets})
 
 
 @pytest.mark.parametrize("preset", list_presets())
