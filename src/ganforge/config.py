@@ -77,7 +77,7 @@ class ModelConfig:
     d: dict = field(default_factory=dict)  # discriminator builder keyword arguments
     spectral_norm: list[str] = field(default_factory=list)  # nets to spectral-normalise (Miyato et al. 2018): [d], [g, d]
     # Class-conditional nets (nets/conditional.py), for labelled data:
-    conditional_g: str = ""  # "" | concat (Mirza & Osindero 2014: one-hot y joins z) | cbn (per-class BatchNorm gamma/beta)
+    conditional_g: str = ""  # "" | concat (Mirza & Osindero 2014: one-hot y joins z) | cbn (per-class BatchNorm gamma/beta) | shared (BigGAN's shared class embedding; the biggan family)
     conditional_d: str = ""  # "" | concat (one-hot y as extra input channels) | projection (Miyato & Koyama 2018) | acgan (Odena et al. 2017)
     minibatch_discrimination: Annotated[int, NonNegative] = 0  # Salimans et al. 2016: kernels B of the layer on D's features; 0 = off
 
@@ -128,6 +128,7 @@ class Config:
     r2_interval: Annotated[int, AtLeast1] = 1  # R2 every k D-steps, scaled by k
     pl_weight: Annotated[float, NonNegative] = 0.0  # StyleGAN2 path-length regularisation of G (2 in the paper); 0 = off
     pl_interval: Annotated[int, AtLeast1] = 1  # lazy: path length every k G-updates, scaled by k (4 in the paper)
+    ortho_weight: Annotated[float, NonNegative] = 0.0  # BigGAN's orthogonal regularisation of G's weights: beta ||W W^T * (1 - I)||_F^2 added to G's loss; 0 = off
     drift_weight: Annotated[float, NonNegative] = 0.0  # ProGAN's eps_drift: eps E[D(x)^2] keeps the critic's output near 0; 0 = off
     label_smoothing: Annotated[float, Fraction] = 0.0  # one-sided: D's target for real images is 1 - s
     instance_noise: Annotated[float, NonNegative] = 0.0  # std of Gaussian noise added to D's inputs (real and fake)

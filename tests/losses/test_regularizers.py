@@ -2,7 +2,7 @@ import torch
 import torch.nn as nn
 from torch.testing import assert_close
 
-from ganforge.losses import clip_weights, drift_penalty, gradient_norm_penalty, gradient_penalty, r1_penalty
+from ganforge.losses import clip_weights, drift_penalty, gradient_norm_penalty, gradient_penalty, orthogonal_penalty, r1_penalty
 
 
 class Linear(nn.Module):
@@ -86,3 +86,35 @@ def test_path_length_penalty_by_hand_on_a_linear_generator():
     torch.testing.assert_close(mean, expected_mean)
     torch.testing.assert_close(penalty, (lengths - expected_mean).square())
     assert penalty.requires_grad and not mean.requires_grad  # the penalty trains G's weights; the mean is state
+def test_orthogonal_penalty_is_zero_for_orthogonal_filters_of_any_norm():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(8, 4), nn.Conv2d(3, 5, 3))  # conv filters: 5 rows of 3*3*3
+    nn.init.orthogonal_(net[0].weight)
+    nn.init.orthogonal_(net[1].weight)
+    with torch.no_grad():
+        net[1].weight.mul_(3.0)  # longer filters, still orthogonal: only their inner products count
+        net[0].bias.fill_(5.0)  # biases are not weights it regularises
+    assert_close(orthogonal_penalty(net), torch.tensor(0.0), atol=1e-10, rtol=0)
+
+
+def test_orthogonal_penalty_and_its_gradient_by_hand():
+    """W = [[1, 1], [1, 0]]: W W^T = [[2, 1], [1, 1]], off-diagonal squares 1 + 1 = 2; the gradient of
+    ||W W^T * (1 - I)||_F^2 is 4 (W W^T * (1 - I)) W = 4 [[0, 1], [1, 0]] W = [[4, 0], [4, 4]]."""
+    net = nn.Sequential(nn.Linear(2, 2), nn.Embedding(3, 2))
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+        net[1].weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 1.0], [1.0, 2.0]]))  # an embedding: left out
+    penalty = orthogonal_penalty(net)
+    assert_close(penalty, torch.tensor(2.0))
+    penalty.backward()
+    assert_close(net[0].weight.grad, torch.tensor([[4.0, 0.0], [4.0, 4.0]]))
+    assert net[1].weight.grad is None
+
+
+def test_orthogonal_penalty_reads_the_raw_weight_under_spectral_norm():
+    """As the authors' code: the parameter itself, not W / sigma(W)."""
+    layer = nn.Linear(2, 2, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 1.0], [1.0, 0.0]]))
+    nn.utils.parametrizations.spectral_norm(layer)
+    assert_close(orthogonal_penalty(layer), torch.tensor(2.0))

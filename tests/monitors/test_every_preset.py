@@ -26,7 +26,8 @@ def small(preset: str):
     data = "ring8" if cfg.data in ("ring8", "grid25") else "fake"
     if cfg.model.name == "stylegan2":  # the cifar config's 512 channels take a minute on a CPU
         merge(cfg, {"model": {"g": {"channel_base": 64, "channel_max": 8}, "d": {"channel_base": 64, "channel_max": 8}}})
-    return merge(cfg, {"data": data, "image_size": size, "channels": 1, "batch_size": 8, "n_samples": 4, **watch})
+    nets = {"model": {"g": {"ch": 4}, "d": {"ch": 4}}} if cfg.model.name == "biggan" else {}  # not the 256-channel CIFAR-10 nets
+    return merge(cfg, {"data": data, "image_size": size, "channels": 1, "batch_size": 8, "n_samples": 4, **watch, **nets})
 
 
 @pytest.mark.parametrize("preset", list_presets())

@@ -41,6 +41,10 @@ CASES = [
     ("stylegan2", (1, 28, 28), {"w_dim": 8, "channel_base": 64, "channel_max": 8}, {"channel_base": 64, "channel_max": 8}),
     ("stylegan2", (3, 16, 16), {"w_dim": 8, "channel_base": 64, "channel_max": 8, "output": "tanh", "style_mixing": 0.0},
      {"channel_base": 64, "channel_max": 8, "architecture": "orig", "mbstd_group": 2, "mbstd_channels": 2}),
+    # unconditional here: BatchNorm gains from the z chunks (hier), or plain BatchNorm (hier off);
+    # class-conditional BigGAN: tests/nets/test_biggan.py
+    ("biggan", (1, 32, 32), {"ch": 2}, {"ch": 2}),
+    ("biggan", (3, 16, 16), {"ch": 2, "hier": False, "attention_res": 16, "init": "ortho"}, {"ch": 2, "attention_res": 8}),
 ]
 
 

@@ -54,6 +54,7 @@ SWITCH_ON = {
     "pl_interval": {"pl_weight": 2.0, "pl_interval": 2},
     "label_smoothing": {"label_smoothing": 0.2},
     "reuse_fake": {"reuse_fake": False},
+    "ortho_weight": {"ortho_weight": 1e-4},
 }
 DEFAULTS = Config()
 # ada_target moves p the other way only where D's r_t = E[sign(D(x))] falls between the two targets, and
@@ -135,7 +136,7 @@ def test_what_each_algorithm_refuses():
         "relativistic gan": {"label_smoothing"} | ada | path_length,
         "infogan": {"pack"} | path_length,
         "began": {"pack", "r1_weight", "r1_interval", "r2_weight", "r2_interval", "gp_weight", "drift_weight",
-                  "clip_value", "label_smoothing"} | ada | path_length,  # D's output is a reconstruction error
+                  "clip_value", "label_smoothing", "ortho_weight"} | ada | path_length,  # D's output is a reconstruction error; ortho_weight: its own G update
         "progan": {"pack", "label_smoothing"} | ada | path_length,  # wasserstein: no label to smooth, no boundary
         "stylegan2": set(),
         "cyclegan": translation,

@@ -9,7 +9,7 @@ conditional GANs, R3GAN...).
                + its regularisers (R1, R2, GP, drift; clipping after the step) and ACGAN's class terms
         z ~ p(z) (or D's last batch, reuse_fake)                                     G's update (n_gen)
         G: minimise loss.g(D(x), D(G(z))) through a frozen D
-           + G's regulariser (lazy path length, StyleGAN2)
+           + G's regularisers (StyleGAN2's lazy path length, BigGAN's orthogonal regularisation)
 
 What D sees passes through the shared pipeline (DiffAugment or ADA, instance noise, PacGAN packing)
 and the regularisers are the shared ones (ganforge.train.d_pipeline, and train.g_regularizers for G):
@@ -56,7 +56,7 @@ class GAN(Algorithm):
 
     @classmethod
     def build_networks(cls, cfg, spec):
-        G, D = build_models(cfg.model, spec.shape, spec.kind, spec.num_classes, pack=cfg.pack)
+        G, D = build_models(cfg.model, spec.shape, spec.kind, spec.num_classes, pack=cfg.pack, data=cfg.data)
         return {"G": G, "D": D}
 
     def setup(self) -> None:
@@ -185,7 +185,7 @@ class GAN(Algorithm):
         return stats
 
     def g_step(self, backward) -> dict:
-        """minimise loss.g(D(x), D(G(z))) with D frozen (non-saturating: maximise log D(G(z)))."""
+        """minimise loss.g(D(x), D(G(z))) with D frozen (non-saturating: maximise log D(G(z))) + G's regularisers."""
         reused, self._reused = self._reused, None
         if reused is None:
             n = self.trainer.local_batch_size
@@ -197,7 +197,7 @@ class GAN(Algorithm):
         real_logits = self.real_logits_for_g(labels) if self.loss.g_needs_real else None
         out = self.loss.g(real_logits, fake_logits)
         stats = {"Loss/G": out["loss"].detach()}
-        reg = self.g_regs.terms(self.G_train, self.noise, self.trainer.local_batch_size, stats)
+        reg = self.g_regs.terms(self.G_train, self.trainer.nets["G"], self.noise, self.trainer.local_batch_size, stats)
         backward(out["loss"] + self.aux_loss("G", "fake", aux, labels, z, stats) + reg)
         return stats
 

@@ -1,7 +1,8 @@
 """Regularizers of D: weight clipping (WGAN), gradient penalty (WGAN-GP), R1 and R2 (Mescheder et al. 2018;
-R3GAN), the epsilon-drift term (ProGAN); of G: path-length regularisation (StyleGAN2). Pure functions: the
-algorithms apply them through the shared helpers ganforge.train.d_pipeline.DRegularizers and
-ganforge.train.g_regularizers.GRegularizers, which own their weights, lazy intervals and state."""
+R3GAN), the epsilon-drift term (ProGAN); of G: path-length regularisation (StyleGAN2) and orthogonal
+regularisation (BigGAN). Pure functions: the algorithms apply them through the shared helpers
+ganforge.train.d_pipeline.DRegularizers and ganforge.train.g_regularizers.GRegularizers, which own their
+weights, lazy intervals and state."""
 from __future__ import annotations
 
 import math
@@ -58,3 +59,21 @@ def path_length_penalty(img: torch.Tensor, ws: torch.Tensor, pl_mean: torch.Tens
     lengths = grad.float().square().sum(2).mean(1).sqrt()  # (N,)
     mean = pl_mean.lerp(lengths.mean(), decay)
     return (lengths - mean).square(), mean.detach()
+def orthogonal_penalty(net: nn.Module) -> torch.Tensor:
+    """Brock et al. 2019 (BigGAN), sec. 3.1: sum over the weights W of `net` of ||W W^T * (1 - I)||_F^2
+    (the paper's R_beta without beta), each W seen as a matrix of its filters (out, in * k * k), so only
+    the inner products of different filters are penalised, not their norms. Every parameter of two or
+    more dimensions counts (the raw weight where spectral norm reparametrises it, as in the authors'
+    code), except embeddings: "Don't ortho reg shared, it makes no sense" (BigGAN-PyTorch train_fns.py).
+    Computed in float32 outside autocast: the Gram matrices of low-precision weights would round away
+    the small off-diagonal terms."""
+    skip = {id(p) for m in net.modules() if isinstance(m, nn.Embedding) for p in m.parameters()}
+    total = torch.zeros((), device=next(net.parameters()).device)
+    for p in net.parameters():
+        if p.dim() < 2 or id(p) in skip:
+            continue
+        with torch.autocast(device_type=p.device.type, enabled=False):
+            w = p.float().flatten(1)  # (filters, fan_in)
+            gram = w @ w.T  # (filters, filters): inner products of every pair of filters
+            total = total + (gram - torch.diag(gram.diagonal())).pow(2).sum()
+    return total

@@ -34,6 +34,9 @@ class ModelFamily:
     build_generator: Callable[..., nn.Module]  # (z_dim, shape, **g) -> G
     build_discriminator: Callable[..., nn.Module]  # (shape, **d) -> D
     check_shape: Callable[[tuple[int, ...]], None]  # raises ConfigError naming the sizes it can make
+    # The class conditioning the family's G builds itself (model.conditional_g value, e.g. BigGAN's
+    # "shared"), or "" when its G is wrapped by nets/conditional.py; such a builder takes num_classes.
+    g_condition: str = ""
 
 
 def register_family(family: ModelFamily) -> ModelFamily:
@@ -54,11 +57,11 @@ def _checked_kwargs(builder: Callable, kwargs: dict, where: str) -> dict:
 
 
 def build_models(
-    model_cfg, shape: tuple[int, ...], kind: str, num_classes: int = 0, pack: int = 1
+    model_cfg, shape: tuple[int, ...], kind: str, num_classes: int = 0, pack: int = 1, data: str = ""
 ) -> tuple[nn.Module, nn.Module]:
     """Build (G, D) of family `model_cfg.name` for data of `shape` ((C, H, W) or (2,)) with
     `num_classes` labels (0: unlabelled; conditional models use it); D judges `pack` samples at once
-    (PacGAN; 1 = one)."""
+    (PacGAN; 1 = one). `data` names the dataset in errors."""
     family: ModelFamily = MODELS.get(model_cfg.name)
     if kind not in family.kinds:
         able = [n for n in MODELS.list() if kind in MODELS.get(n).kinds]
@@ -68,7 +71,7 @@ def build_models(
     g_kwargs = _checked_kwargs(family.build_generator, model_cfg.g, "model.g")
     d_kwargs = _checked_kwargs(family.build_discriminator, model_cfg.d, "model.d")
     # Class conditioning, PacGAN's packed input and minibatch discrimination wrap the family's nets.
-    G, D = assemble(family, model_cfg, shape, num_classes, pack, g_kwargs, d_kwargs)
+    G, D = assemble(family, model_cfg, shape, num_classes, pack, g_kwargs, d_kwargs, data)
     # model.spectral_norm (Miyato et al. 2018): every Conv/Linear of the named nets, whatever the family.
     for name, net in (("g", G), ("d", D)):
         if name in sn_nets:

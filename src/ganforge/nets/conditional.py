@@ -4,6 +4,9 @@ Generators (config `model.conditional_g`):
   concat  Mirza & Osindero 2014: G(z, y) = G'([z, onehot(y)]), G' built for a (z_dim + K) input.
   cbn     conditional BatchNorm (de Vries et al. 2017; Miyato & Koyama 2018): every BatchNorm of G'
           loses its affine and becomes  gamma_y * BN(h) + beta_y  with per-class gamma, beta.
+  shared  Brock et al. 2019 (BigGAN): a class embedding shared by every block, joined to that block's
+          chunk of z, gives each BatchNorm its gain and bias through linear maps. Built into the G of
+          the families that declare it (ModelFamily.g_condition; nets/biggan.py), not a wrapper.
 Discriminators (config `model.conditional_d`), on D's trunk phi(x) and logit layer psi (heads.py):
   concat      D'([x, onehot(y) broadcast over the pixels]), D' built for C + K input channels.
   projection  Miyato & Koyama 2018, eq. (3):  D(x, y) = psi(phi(x)) + <embed(y), phi(x)>.
@@ -20,7 +23,8 @@ import torch.nn.functional as F
 from ..errors import ConfigError, GanforgeError
 from .heads import split_discriminator
 
-G_CONDITIONS = ("concat", "cbn")
+G_CONDITIONS = ("concat", "cbn")  # wrappers around any family's G
+BUILT_IN_G_CONDITIONS = ("shared",)  # built by a family into its own G (ModelFamily.g_condition)
 D_CONDITIONS = ("concat", "projection", "acgan")
 
 
@@ -147,17 +151,31 @@ class ACGANDiscriminator(nn.Module):
         return (logits, self.classifier(h.flatten(1))) if classes else logits
 
 
-def conditional_input_sizes(model_cfg, shape: tuple[int, ...], num_classes: int) -> tuple[int, tuple[int, ...]]:
-    """(G's input size, D's input shape) before the conditional wrappers: concat widens them by K."""
+def check_g_condition(family, cond_g: str) -> None:
+    """A family that conditions its G itself takes only its own model.conditional_g (or none); the
+    built-in conditionings exist only in the families that build them."""
+    own = family.g_condition
+    if own and cond_g not in ("", own):
+        raise ConfigError(f"the {family.name} generator conditions on classes itself: model.conditional_g={own} "
+                          f"(or '' for an unconditional G), not '{cond_g}'")  # fmt: skip
+    if cond_g in BUILT_IN_G_CONDITIONS and cond_g != own:
+        raise ConfigError(f"model.conditional_g={cond_g} is built into the generator of the families that have it "
+                          f"(biggan); for {family.name} use {' or '.join(G_CONDITIONS)}")  # fmt: skip
+
+
+def conditional_input_sizes(model_cfg, shape: tuple[int, ...], num_classes: int, data: str = "") -> tuple[int, tuple[int, ...]]:
+    """(G's input size, D's input shape) before the conditional wrappers: concat widens them by K.
+    `data` names the dataset in the error for unlabelled data."""
     cond_g, cond_d = model_cfg.conditional_g, model_cfg.conditional_d
-    if cond_g not in ("", *G_CONDITIONS):
-        raise ConfigError(f"unknown model.conditional_g '{cond_g}'; valid: '' (off), {', '.join(G_CONDITIONS)}")
+    if cond_g not in ("", *G_CONDITIONS, *BUILT_IN_G_CONDITIONS):
+        raise ConfigError(f"unknown model.conditional_g '{cond_g}'; valid: '' (off), {', '.join(G_CONDITIONS + BUILT_IN_G_CONDITIONS)}")
     if cond_d not in ("", *D_CONDITIONS):
         raise ConfigError(f"unknown model.conditional_d '{cond_d}'; valid: '' (off), {', '.join(D_CONDITIONS)}")
     if (cond_g or cond_d) and num_classes < 1:
+        which = f"data '{data}' has" if data else "this dataset has"
         raise ConfigError(
-            "a class-conditional model (model.conditional_g / model.conditional_d) needs labelled data; "
-            "this dataset has no labels (num_classes 0): use a labelled set such as mnist5k, or unset them"
+            f"a class-conditional model (model.conditional_g / model.conditional_d) needs labelled data; {which} "
+            "no class labels: use a labelled set such as mnist5k, or unset both (model.conditional_g='' model.conditional_d='')"
         )
     if bool(cond_g) != bool(cond_d):
         raise ConfigError(

@@ -12,8 +12,9 @@ every k-th D step, scaled by k; Karras et al. 2020):
     GP     lambda E[(||grad D(x_hat)|| - 1)^2]      (Gulrajani et al. 2017)
     drift  eps E[D(x)^2]                            (Karras et al. 2018)
     clip   w <- clip(w, -c, c) after D's step       (Arjovsky et al. 2017)
-and one-sided label smoothing, which moves the loss's real label. G's own regulariser (path length,
-StyleGAN2) lives in train/g_regularizers.py; its keys are switches here too, so one table refuses them all.
+and one-sided label smoothing, which moves the loss's real label. G's regularisers (train/g_regularizers.py:
+StyleGAN2's path length, BigGAN's orthogonal regularisation) are switches too, declared here with the rest,
+so one table refuses them all.
 
 Every switch is a config key (`SWITCHES`). An algorithm declares the ones its updates apply
 (`Algorithm.supports`); `check_switches` refuses, once and centrally, a switch that is set on an
@@ -64,6 +65,7 @@ SWITCHES: dict[str, Switch] = {s.key: s for s in (
     Switch("pl_weight", "path-length regularisation of G (train/g_regularizers.py)"),
     Switch("pl_interval", "lazy path-length regularisation", needs="pl_weight"),
     Switch("label_smoothing", "one-sided label smoothing"),
+    Switch("ortho_weight", "orthogonal regularisation of G (train/g_regularizers.py)"),
     Switch("reuse_fake", "reusing D's generated batch in G's update (false: G draws fresh noise)"),
 )}  # fmt: skip
 _DEFAULTS = Config()
