@@ -20,6 +20,8 @@ ALGORITHMS = {
     "began": ("began", {**IMAGE, "model": {"g": {"width": 4}, "d": {"width": 4, "h": 8}}}),
     "progan": ("progan-demo", {**IMAGE, "image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8},
                "d": {"fmap_base": 32, "fmap_max": 8}}, "algo": {"fade_steps": 2, "stable_steps": 2, "schedule": []}}),
+    "msggan": ("msggan-demo", {**IMAGE, "image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8},
+               "d": {"fmap_base": 32, "fmap_max": 8}}}),
     "cyclegan": ("cyclegan-demo", {"image_size": 8, "batch_size": 2, "n_samples": 2, "model": {"g": {"width": 4, "n_blocks": 1}, "d": {"width": 4, "n_layers": 1}}}),
     "pix2pix": ("pix2pix-demo", {"image_size": 8, "batch_size": 2, "n_samples": 2, "model": {"g": {"width": 4}, "d": {"width": 4, "n_layers": 1}}}),
 }  # fmt: skip
@@ -112,6 +114,7 @@ def test_what_each_algorithm_refuses():
         "began": {"pack", "r1_weight", "r1_interval", "r2_weight", "r2_interval", "gp_weight", "drift_weight",
                   "clip_value", "label_smoothing"},
         "progan": {"pack", "label_smoothing"},  # wasserstein: no label to smooth
+        "msggan": {"diffaugment", "label_smoothing"},  # per-image draws would split the scales; RaHinge: no label
         "cyclegan": translation,
         "pix2pix": translation,
     }  # fmt: skip

@@ -99,6 +99,9 @@ def _weights(path):
     # R3GAN: RpGAN + R1 + R2, G's phase with its own real batch (the batch stream's position must resume)
     ("r3gan-demo", {"model": {"g": {"width": 16}, "d": {"width": 16}}, "ema_half_life": 2.0}),
     ("wgan-gp", {"r1_weight": 1.0, "r1_interval": 2, "n_critic": 2}),
+    # MSG-GAN: pyramids of reals and of G's scales, RaHinge with D's real batch reused in G's update, EMA
+    ("msggan-demo", {"image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8},
+                                                 "d": {"fmap_base": 32, "fmap_max": 8}}, "ema_half_life": 2.0}),
     # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
     ("dcgan", {"opt_g": {"schedule": {"kind": "cyclegan", "steps": 6}},
                "opt_d": {"schedule": [{"steps": 2, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},
