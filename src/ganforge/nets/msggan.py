@@ -34,15 +34,24 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from . import ModelFamily, register_family
 from .progan import (
-    HE_GAIN, EqualizedConv2d, EqualizedLinear, PixelNorm, channels_at, discriminator_block,
-    discriminator_head, generator_block, reachable_sizes, stage_resolution, stages_for,
+    HE_GAIN,
+    EqualizedConv2d,
+    EqualizedLinear,
+    PixelNorm,
+    channels_at,
+    discriminator_block,
+    discriminator_head,
+    generator_block,
+    reachable_sizes,
+    stage_resolution,
+    stages_for,
 )  # fmt: skip
 
 COMBINES = ("simple", "lin_cat", "cat_lin")
 
 
 def check_shape(shape: tuple[int, ...]) -> None:
-    c, h, w = shape
+    _, h, w = shape
     if h != w or h not in reachable_sizes():
         raise ConfigError(
             f"msggan cannot make {h}x{w} images: its scales double from 4x4 to square sides "
