@@ -109,7 +109,7 @@ class Config:
     # The algorithm
     algorithm: str = "gan"  # `ganforge algorithms`: the paper's phases and networks (gan, infogan, cyclegan...)
     algo: dict = field(default_factory=dict)  # that algorithm's own hyperparameters, checked against its Params
-    loss: str = "nonsaturating"  # `ganforge losses`: minimax, nonsaturating, least-squares, wasserstein, hinge, relativistic
+    loss: str = "nonsaturating"  # `ganforge losses`: minimax, nonsaturating, least-squares, wasserstein, hinge, relativistic, ra-hinge
     steps: Annotated[int, AtLeast1] = 3000  # generator updates
     batch_size: Annotated[int, AtLeast1] = 64  # images (or points) per D and G update; the global batch when several processes train
     n_critic: Annotated[int, AtLeast1] = 1  # D updates per G update

@@ -20,7 +20,8 @@ DEFAULT_PRESET = "mnist-demo"
 # networks and length ("full": GPU hours, or a CPU day). `ganforge presets` shows the class.
 DEMO_PRESETS = frozenset({
     "gan", "mnist-demo", "dcgan-demo", "cs231n-dcgan", "cgan", "acgan", "cgan-projection", "infogan-demo", "began-demo", "pacgan-demo",
-    "progan-demo", "r3gan-demo", "stylegan2-demo", "biggan-demo", "toy2d", "toy2d-grid", "cyclegan-demo", "pix2pix-demo",
+    "progan-demo", "r3gan-demo", "stylegan2-demo", "biggan-demo", "msggan-demo", "toy2d", "toy2d-grid", "cyclegan-demo",
+    "pix2pix-demo",
 })  # fmt: skip
 
 

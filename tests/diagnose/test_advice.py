@@ -17,7 +17,7 @@ def runnable(preset: str):
     cfg = resolve_config(preset)
     if cfg.algorithm in TRANSLATION_DATA:
         return merge(cfg, {**TRANSLATION_DATA[cfg.algorithm], "image_size": 16, "batch_size": 2})
-    size = {"cs231n": 28, "progan": 8}.get(cfg.model.name, 32 if preset == "sagan" else 16)
+    size = {"cs231n": 28, "progan": 8, "msggan": 8}.get(cfg.model.name, 32 if preset == "sagan" else 16)
     if preset == "progan-demo":  # its growth schedule is written out to 32x32
         size = 32
     data = "ring8" if cfg.data in ("ring8", "grid25") else "fake"

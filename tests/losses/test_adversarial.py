@@ -98,3 +98,17 @@ def test_losses_stay_finite_for_extreme_logits():
 def test_unknown_loss_lists_valid():
     with pytest.raises(ConfigError, match="hinge"):
         get_loss("hing3")
+
+
+def test_relativistic_average_hinge_by_hand():
+    # RaHinge: each side against the other side's mean; G's objective swaps the roles
+    loss = get_loss("ra-hinge")
+    mr, mf = mean(REAL.tolist()), mean(FAKE.tolist())
+    d_want = mean([max(0, 1 - (r - mf)) for r in REAL.tolist()]) + mean([max(0, 1 + (f - mr)) for f in FAKE.tolist()])
+    g_want = mean([max(0, 1 + (r - mf)) for r in REAL.tolist()]) + mean([max(0, 1 - (f - mr)) for f in FAKE.tolist()])
+    assert_close(loss.d(REAL, FAKE)["loss"], torch.tensor(d_want))
+    assert_close(loss.g(REAL, FAKE)["loss"], torch.tensor(g_want))
+    assert loss.g_needs_real and not loss.separable and not loss.smoothable and not loss.probabilistic
+    # a constant shift of D's output changes nothing; swapping the sides swaps D's and G's objectives
+    assert_close(loss.d(REAL + 5, FAKE + 5)["loss"], loss.d(REAL, FAKE)["loss"])
+    assert_close(loss.d(FAKE, REAL)["loss"], loss.g(REAL, FAKE)["loss"])

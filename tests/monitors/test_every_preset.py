@@ -22,7 +22,7 @@ def small(preset: str):
         demo = resolve_config(f"{cfg.algorithm}-demo")  # the full presets' 256-px nets need 256-px images
         nets = {"model": {"g": demo.model.g, "d": demo.model.d}}
         return merge(cfg, {**TRANSLATION_DATA[cfg.algorithm], "image_size": 32, "batch_size": 2, "n_samples": 2, **nets, **watch})
-    size = {"cs231n": 28}.get(cfg.model.name, 32 if preset in ("sagan", "progan-demo") else 8 if cfg.model.name == "progan" else 16)
+    size = {"cs231n": 28}.get(cfg.model.name, 32 if preset in ("sagan", "progan-demo") else 8 if cfg.model.name in ("progan", "msggan") else 16)
     data = "ring8" if cfg.data in ("ring8", "grid25") else "fake"
     if cfg.model.name == "stylegan2":  # the cifar config's 512 channels take a minute on a CPU
         merge(cfg, {"model": {"g": {"channel_base": 64, "channel_max": 8}, "d": {"channel_base": 64, "channel_max": 8}}})

@@ -32,6 +32,9 @@ CASES = [
     # 4x4: one stage, so every weight is used; a grown net leaves the lower stages' toRGB/fromRGB idle
     # at alpha = 1, and tests/nets/test_progan_nets.py runs every stage and fade instead.
     ("progan", (1, 4, 4), {"fmap_max": 16}, {"fmap_max": 16}),
+    # 4x4: one scale, so G(z) uses every weight; G(z) of larger images skips the coarse toRGBs that only
+    # G(z, scales=True) uses, and tests/nets/test_msggan.py runs the whole pyramid instead.
+    ("msggan", (1, 4, 4), {"fmap_max": 16}, {"fmap_max": 16}),
     ("unrolled-mnist", (3, 28, 28), {"width": 4}, {"width": 2}),
     ("dcgan-tf", (3, 28, 28), {"width": 4}, {"width": 4}),
     ("dcgan-tf", (6, 16, 16), {"width": 4}, {"width": 4}),

@@ -149,6 +149,7 @@ EVERY_ALGORITHM = {
     "progan-demo": {"image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8}, "d": {"fmap_base": 32, "fmap_max": 8}},
                     "algo": {"schedule": [], "fade_steps": 2, "stable_steps": 2}},
     "r3gan-demo": {"model": {"g": {"width": 16}, "d": {"width": 16}}},
+    "msggan-demo": {"image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8}, "d": {"fmap_base": 32, "fmap_max": 8}}},
     "cyclegan-demo": {**TRANSLATION, "model": {"g": {"width": 4, "n_blocks": 1}, "d": {"width": 4, "n_layers": 1}}},
     "pix2pix-demo": TRANSLATION,
 }  # fmt: skip

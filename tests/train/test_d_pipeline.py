@@ -25,6 +25,8 @@ ALGORITHMS = {
     # StyleGAN2's nets, with the demo's R1 and path length off (the switches below turn them on)
     "stylegan2": ("stylegan2-demo", {**IMAGE, "model": {"z_dim": 8, "g": {"w_dim": 8, "channel_base": 32, "channel_max": 4},
                   "d": {"channel_base": 32, "channel_max": 4}}, "r1_weight": 0.0, "r1_interval": 1, "pl_weight": 0.0, "pl_interval": 1}),
+    "msggan": ("msggan-demo", {**IMAGE, "image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8},
+               "d": {"fmap_base": 32, "fmap_max": 8}}}),
     "cyclegan": ("cyclegan-demo", {"image_size": 8, "batch_size": 2, "n_samples": 2, "model": {"g": {"width": 4, "n_blocks": 1}, "d": {"width": 4, "n_layers": 1}}}),
     "pix2pix": ("pix2pix-demo", {"image_size": 8, "batch_size": 2, "n_samples": 2, "model": {"g": {"width": 4}, "d": {"width": 4, "n_layers": 1}}}),
 }  # fmt: skip
@@ -139,6 +141,7 @@ def test_what_each_algorithm_refuses():
                   "clip_value", "label_smoothing", "ortho_weight"} | ada | path_length,  # D's output is a reconstruction error; ortho_weight: its own G update
         "progan": {"pack", "label_smoothing"} | ada | path_length,  # wasserstein: no label to smooth, no boundary
         "stylegan2": set(),
+        "msggan": {"diffaugment", "label_smoothing"} | ada | path_length,  # per-image draws would split the scales; RaHinge: no label, no boundary
         "cyclegan": translation,
         "pix2pix": translation,
     }  # fmt: skip

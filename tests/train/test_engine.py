@@ -50,6 +50,8 @@ def test_every_preset_runs_a_few_steps_on_fake(preset, tmp_path, tiny_overrides)
         merge(cfg, {"model": {"g": {"channel_base": 64, "channel_max": 8}, "d": {"channel_base": 64, "channel_max": 8}}})
     elif cfg.model.name == "biggan":  # the CIFAR-10 nets' 256 channels take half a minute here
         merge(cfg, {"model": {"g": {"ch": 4}, "d": {"ch": 4}}})
+    elif cfg.model.name == "msggan":  # every scale at the paper's 512 feature maps: three scales, not five
+        cfg.image_size = 8
     trainer = build_trainer(cfg, progress=False)  # the preset's algorithm (infogan, began...)
     result = trainer.train(str(tmp_path))
     assert result.step == 2
@@ -110,6 +112,9 @@ def _weights(path):
     # BigGAN: spectral norm's power iterations in G and D, the shared embedding, orthogonal
     # regularisation, 4 D steps per G step on fresh noise and classes, an EMA begun before the halfway point
     ("biggan-demo", {"model": {"g": {"ch": 2, "shared_dim": 4}, "d": {"ch": 2}}, "ema_half_life": 2.0, "ema_start": 2}),
+    # MSG-GAN: pyramids of reals and of G's scales, RaHinge with D's real batch reused in G's update, EMA
+    ("msggan-demo", {"image_size": 8, "model": {"z_dim": 8, "g": {"fmap_base": 32, "fmap_max": 8},
+                                                 "d": {"fmap_base": 32, "fmap_max": 8}}, "ema_half_life": 2.0}),
     # phases that switch optimizer mid-run, and a linear decay resumed mid-phase
     ("dcgan", {"opt_g": {"schedule": {"kind": "cyclegan", "steps": 6}},
                "opt_d": {"schedule": [{"steps": 2, "optimizer": "sgd", "lr": 0.01, "momentum": 0.9},

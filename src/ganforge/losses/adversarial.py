@@ -136,6 +136,24 @@ def relativistic_g(real_logits: Tensor, fake_logits: Tensor) -> dict:
     return {"loss": F.softplus(real_logits - fake_logits).mean()}
 
 
+def ra_hinge_d(real_logits: Tensor, fake_logits: Tensor, real_target: float = 1.0) -> dict:
+    """RaHinge (Jolicoeur-Martineau 2019, "The relativistic discriminator", relativistic average hinge;
+    MSG-GAN's loss): each sample is judged against the mean of the other side,
+        D minimises E_x[max(0, 1 - (C(x) - E C(G(z))))] + E_z[max(0, 1 + (C(G(z)) - E C(x)))].
+    The means couple the halves, so it is no sum of a real and a generated term."""
+    real_vs_fake = real_logits - fake_logits.mean()
+    fake_vs_real = fake_logits - real_logits.mean()
+    return {"loss": F.relu(1.0 - real_vs_fake).mean() + F.relu(1.0 + fake_vs_real).mean()}
+
+
+def ra_hinge_g(real_logits: Tensor, fake_logits: Tensor) -> dict:
+    """RaHinge's G: the same terms with the roles of real and generated swapped,
+        G minimises E_x[max(0, 1 + (C(x) - E C(G(z))))] + E_z[max(0, 1 - (C(G(z)) - E C(x)))]."""
+    real_vs_fake = real_logits - fake_logits.mean()
+    fake_vs_real = fake_logits - real_logits.mean()
+    return {"loss": F.relu(1.0 + real_vs_fake).mean() + F.relu(1.0 - fake_vs_real).mean()}
+
+
 def _separable(name: str, d_real, d_fake, g, probabilistic: bool, citation: str, wasserstein: bool = False,
                smoothable: bool = False, boundary: float | None = None) -> AdversarialLoss:  # fmt: skip
     """A loss whose D objective is d_real + d_fake; its d() is the sum, with both terms reported."""
@@ -155,4 +173,7 @@ _separable("wasserstein", wasserstein_d_real, wasserstein_d_fake, wasserstein_g,
 _separable("hinge", hinge_d_real, hinge_d_fake, wasserstein_g, False, "Lim & Ye 2017; Miyato et al. 2018", boundary=0.0)
 _register(AdversarialLoss("relativistic", relativistic_d, relativistic_g, False,
                           "Jolicoeur-Martineau 2019, RpGAN (relativistic pairing); R3GAN's loss (Huang et al. 2024, eq. 2)",
+                          g_needs_real=True))  # fmt: skip
+_register(AdversarialLoss("ra-hinge", ra_hinge_d, ra_hinge_g, False,
+                          "Jolicoeur-Martineau 2019, RaHinge (relativistic average hinge); MSG-GAN's loss (Karnewar & Wang 2020)",
                           g_needs_real=True))  # fmt: skip

@@ -100,6 +100,35 @@ def _lrelu() -> nn.Module:
     return nn.LeakyReLU(0.2)
 
 
+def generator_block(c_in: int, c_out: int) -> nn.Sequential:
+    """G's block (Table 2): c_in x r/2 -> upsample x2 (nearest) -> [conv3x3 -> LeakyReLU -> PixelNorm] x 2 -> c_out x r."""
+    return nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"),
+        EqualizedConv2d(c_in, c_out, 3, 1), _lrelu(), PixelNorm(),
+        EqualizedConv2d(c_out, c_out, 3, 1), _lrelu(), PixelNorm(),
+    )  # fmt: skip
+
+
+def discriminator_block(c_in: int, c_mid: int, c_out: int) -> nn.Sequential:
+    """D's block (Table 2): c_in x r -> conv3x3 -> c_mid -> conv3x3 -> c_out (LeakyReLU after each) -> avgpool -> r/2."""
+    return nn.Sequential(
+        EqualizedConv2d(c_in, c_mid, 3, 1), _lrelu(),
+        EqualizedConv2d(c_mid, c_out, 3, 1), _lrelu(),
+        nn.AvgPool2d(2),
+    )  # fmt: skip
+
+
+def discriminator_head(c_in: int, nf0: int, mbstd_group: int) -> nn.Sequential:
+    """D's last block at 4x4 (Table 2): c_in x 4 x 4 -> minibatch stddev -> conv3x3 -> dense -> dense -> (N, 1)."""
+    return nn.Sequential(
+        MinibatchStdDev(mbstd_group),  # (c_in + 1) x 4 x 4
+        EqualizedConv2d(c_in + 1, nf0, 3, 1), _lrelu(),  # nf0 x 4 x 4
+        nn.Flatten(),
+        EqualizedLinear(nf0 * 16, nf0), _lrelu(),
+        EqualizedLinear(nf0, 1, gain=1.0),  # the logit (linear, gain 1 as the official code)
+    )  # fmt: skip
+
+
 def stage_resolution(stage: int) -> int:
     return 4 * 2**stage
 
@@ -164,11 +193,7 @@ class ProGANGenerator(_Growing):
         self.base = nn.Sequential(_lrelu(), PixelNorm(), EqualizedConv2d(nf[0], nf[0], 3, 1), _lrelu(), PixelNorm())
         self.blocks = nn.ModuleList([nn.Identity()])  # block s: nf[s-1] x r/2 -> nf[s] x r (r = 4 * 2**s)
         for s in range(1, self.last_stage + 1):
-            self.blocks.append(nn.Sequential(
-                nn.Upsample(scale_factor=2, mode="nearest"),
-                EqualizedConv2d(nf[s - 1], nf[s], 3, 1), _lrelu(), PixelNorm(),
-                EqualizedConv2d(nf[s], nf[s], 3, 1), _lrelu(), PixelNorm(),
-            ))  # fmt: skip
+            self.blocks.append(generator_block(nf[s - 1], nf[s]))
         # toRGB: 1x1 conv, linear (gain 1) as the official code.
         self.to_rgb = nn.ModuleList([EqualizedConv2d(nf[s], channels, 1, gain=1.0) for s in range(self.last_stage + 1)])
 
@@ -202,18 +227,8 @@ class ProGANDiscriminator(_Growing):
         )
         self.blocks = nn.ModuleList([nn.Identity()])  # block s: nf[s] x r -> nf[s-1] x r/2
         for s in range(1, self.last_stage + 1):
-            self.blocks.append(nn.Sequential(
-                EqualizedConv2d(nf[s], nf[s], 3, 1), _lrelu(),
-                EqualizedConv2d(nf[s], nf[s - 1], 3, 1), _lrelu(),
-                nn.AvgPool2d(2),
-            ))  # fmt: skip
-        self.final = nn.Sequential(
-            MinibatchStdDev(mbstd_group),  # (nf0 + 1) x 4 x 4
-            EqualizedConv2d(nf[0] + 1, nf[0], 3, 1), _lrelu(),  # nf0 x 4 x 4
-            nn.Flatten(),
-            EqualizedLinear(nf[0] * 16, nf[0]), _lrelu(),
-            EqualizedLinear(nf[0], 1, gain=1.0),  # the logit (linear, gain 1 as the official code)
-        )
+            self.blocks.append(discriminator_block(nf[s], nf[s], nf[s - 1]))
+        self.final = discriminator_head(nf[0], nf[0], mbstd_group)
 
     def forward(self, x: torch.Tensor, c=None, stage: int | None = None, alpha: float | None = None) -> torch.Tensor:
         stage, alpha = self._growth(stage, alpha)
