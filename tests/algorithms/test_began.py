@@ -82,12 +82,14 @@ def test_began_refuses_other_losses_and_bad_params(tiny_overrides):
         build_trainer(tiny(tiny_overrides, algo={"k_init": 2.0}), progress=False)
 
 
-def test_resume_restores_k_and_equals_training_straight_through(tmp_path, tiny_overrides):
-    base = dict(steps=2, ckpt_every=100, sample_every=100, log_every=1, algo={"lambda_k": 0.5}, diagnose={"enabled": False}, **CONSTANT_LR)
+@pytest.mark.parametrize("skip", [False, True])  # sec. 3.5.1's h0 skip connections in G and D
+def test_resume_restores_k_and_equals_training_straight_through(tmp_path, tiny_overrides, skip):
+    nets = {"model": {"g": {"width": 4, "skip": skip}, "d": {"width": 4, "h": 8, "skip": skip}}}
+    base = dict(steps=2, ckpt_every=100, sample_every=100, log_every=1, algo={"lambda_k": 0.5, "k_init": 0.5}, diagnose={"enabled": False}, **CONSTANT_LR, **nets)
     train(tiny(tiny_overrides, **base), out=str(tmp_path / "straight"), progress=False)
     train(tiny(tiny_overrides, **dict(base, steps=1)), out=str(tmp_path / "half"), progress=False)
     half = load_checkpoint(str(tmp_path / "half" / "checkpoints" / "ckpt-latest.pt"))
-    assert 0 < half["extra"]["k"].item() <= 1  # k moved and was saved
+    assert 0 <= half["extra"]["k"].item() <= 1 and half["extra"]["k"].item() != 0.5  # k moved and was saved
     assert resume(str(tmp_path / "half"), [{"steps": 2}], progress=False).step == 2
     a, b = (load_checkpoint(str(tmp_path / r / "checkpoints" / "ckpt-latest.pt")) for r in ("straight", "half"))
     assert_close({k: a[k] for k in ("nets", "extra", "opt_G", "opt_D")}, {k: b[k] for k in ("nets", "extra", "opt_G", "opt_D")}, rtol=0, atol=0)

@@ -24,6 +24,7 @@ CASES = [
     ("infogan", (3, 16, 16), {"width": 8, "hidden": 16}, {"width": 8, "hidden": 16}),
     ("began", (1, 28, 28), {"width": 4}, {"width": 4, "h": 8}),  # D(x): per-image reconstruction error
     ("began", (3, 32, 32), {"width": 4}, {"width": 4, "h": 8}),
+    ("began", (1, 28, 28), {"width": 4, "skip": True}, {"width": 4, "h": 8, "skip": True}),  # sec. 3.5.1 skips
     ("sngan-cnn", (3, 16, 16), {"width": 4}, {"width": 4, "slope": 0.2}),
     ("sngan-resnet", (1, 32, 32), {"width": 8}, {"width": 8}),
     ("sngan-resnet", (3, 16, 16), {"width": 8, "attention_res": 8}, {"width": 8, "attention_res": 8}),

@@ -7,6 +7,14 @@ The discriminator is an autoencoder; the generator has the architecture of its d
   Decoder: FC h -> n x b x b -> per scale: [3x3 conv n, ELU] x 2, nearest-neighbour upsampling x2
            -> [3x3 conv n, ELU] x 2 -> 3x3 conv C
   No batch normalisation anywhere (the paper's point: no tricks needed).
+  Option skip (sec. 3.5.1, off by default): h0 (the n x b x b tensor after the FC) upsampled and
+  concatenated after each upsampling of the decoder, in G and in D. Not implemented: 3.5.1's other
+  option, "vanishing residuals" (a carry from 1 to 0 over 16,000 steps).
+Initialisation: Glorot-uniform weights, zero biases (the paper names none; carpedm20/BEGAN-tensorflow,
+models.py, builds every layer with TF-slim's defaults, which are these). torch's default init cuts the
+signal's variance ~3x per layer, so through D's 18 layers the autoencoder's output started independent
+of its input (it varied ~1e-5 across images at n = 16): D sat on the L1 plateau of an all-black
+reconstruction (mnist5k's median pixel) for the whole demo, k_t stayed at 0 and G collapsed.
 Sides S = b * 2^m with the base b from 7 to 15 (m >= 0): 8, 16, 28 (7 x 2^2), 32, 64 (8 x 2^3), 128.
 
 The interface (see ganforge.nets): `D(x) -> (N,)` is each image's L1 reconstruction error
@@ -19,9 +27,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..errors import ConfigError
 from . import ModelFamily, register_family
+from .init import glorot_init
 
 MIN_BASE, MAX_BASE = 7, 15
 
@@ -50,24 +60,35 @@ def _convs(c_in: int, c_out: int) -> list[nn.Module]:
 
 
 class Decoder(nn.Module):
-    """h -> (C, S, S): the paper's decoder, which is also the generator."""
+    """h -> (C, S, S): the paper's decoder, which is also the generator.
 
-    def __init__(self, h: int, shape, width: int, tanh: bool):
+    skip (sec. 3.5.1, an "optional improvement" the paper's results use): h0, the first n x b x b
+    tensor, upsampled (nearest) to each later scale and concatenated to that scale's input, so the
+    first conv after each upsampling reads 2n channels."""
+
+    def __init__(self, h: int, shape, width: int, tanh: bool, skip: bool = False):
         super().__init__()
         channels, size, _ = shape
         base, m = base_and_doublings(size)
-        self.h = h
+        self.h, self.skip = h, skip
         self.fc = nn.Linear(h, width * base * base)
-        layers: list[nn.Module] = [nn.Unflatten(1, (width, base, base))]  # n x b x b
-        for _ in range(m):  # each doubles the side: n x 2b x 2b ... n x S/2 x S/2
-            layers += [*_convs(width, width), nn.Upsample(scale_factor=2, mode="nearest")]
-        layers += [*_convs(width, width), nn.Conv2d(width, channels, 3, 1, 1)]  # C x S x S
+        c_up = 2 * width if skip else width  # after an upsampling: [x, h0 upsampled] with skip
+        layers: list[nn.Module] = [nn.Unflatten(1, (width, base, base)), *_convs(width, width)]  # n x b x b
+        for _ in range(m):  # each doubles the side: n x 2b x 2b ... n x S x S
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), *_convs(c_up, width)]
+        layers.append(nn.Conv2d(width, channels, 3, 1, 1))  # C x S x S
         if tanh:
             layers.append(nn.Tanh())
         self.main = nn.Sequential(*layers)
+        glorot_init(self)
 
     def forward(self, h: torch.Tensor, c=None) -> torch.Tensor:
-        return self.main(self.fc(h.view(len(h), -1)))
+        x = h0 = self.main[0](self.fc(h.view(len(h), -1)))
+        for layer in self.main[1:]:
+            x = layer(x)
+            if self.skip and isinstance(layer, nn.Upsample):
+                x = torch.cat([x, F.interpolate(h0, size=x.shape[-2:], mode="nearest")], 1)
+        return x
 
 
 class Encoder(nn.Module):
@@ -86,6 +107,7 @@ class Encoder(nn.Module):
         layers += [*_convs(c, c), nn.Flatten()]  # (m + 1) n x b x b
         self.main = nn.Sequential(*layers)
         self.fc = nn.Linear(c * base * base, h)
+        glorot_init(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.main(x))
@@ -94,10 +116,10 @@ class Encoder(nn.Module):
 class BEGANDiscriminator(nn.Module):
     """An autoencoder whose output is each image's L1 reconstruction error (N,)."""
 
-    def __init__(self, shape, width: int, h: int):
+    def __init__(self, shape, width: int, h: int, skip: bool = False):
         super().__init__()
         self.encoder = Encoder(h, shape, width)
-        self.decoder = Decoder(h, shape, width, tanh=False)
+        self.decoder = Decoder(h, shape, width, tanh=False, skip=skip)
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
@@ -106,19 +128,20 @@ class BEGANDiscriminator(nn.Module):
         return (x - self.reconstruct(x)).abs().flatten(1).mean(1)  # L(x) = |x - D(x)|, per image
 
 
-def build_generator(z_dim: int, shape, *, width: int = 64):
-    return Decoder(z_dim, shape, width, tanh=True)
+def build_generator(z_dim: int, shape, *, width: int = 64, skip: bool = False):
+    return Decoder(z_dim, shape, width, tanh=True, skip=skip)
 
 
-def build_discriminator(shape, *, width: int = 64, h: int = 64):
-    return BEGANDiscriminator(shape, width, h)
+def build_discriminator(shape, *, width: int = 64, h: int = 64, skip: bool = False):
+    return BEGANDiscriminator(shape, width, h, skip)
 
 
 register_family(
     ModelFamily(
         name="began",
         description="Berthelot et al. 2017: ELU conv decoder G, autoencoder D whose output is the per-image L1 "
-        "reconstruction error (an energy, not a logit); sides b*2^m, 7 <= b <= 15; options width, h (D's embedding)",
+        "reconstruction error (an energy, not a logit); sides b*2^m, 7 <= b <= 15; options width, h (D's embedding), "
+        "skip (sec. 3.5.1: h0 concatenated after each upsampling)",
         kinds=("image",),
         build_generator=build_generator,
         build_discriminator=build_discriminator,
