@@ -5,12 +5,14 @@ evaluator, beside the same for dcgan-demo (the plain paper recipe).
     python benchmarks/demo_quality.py                      # the default preset and dcgan-demo, seeds 0-2
     python benchmarks/demo_quality.py dcgan-demo "dcgan-demo:steps=6000,ema_half_life=200" --seeds 0
     python benchmarks/demo_quality.py --keep runs/demo-quality    # keep the runs (grids, stats, metrics)
+    python benchmarks/demo_quality.py mnist-demo --seeds 0 --picture docs/img/demo-vs-real.png   # the README's picture
 
 Columns: wall and process-CPU time of the training (the demo's budget is 5 minutes of wall time on 2
 cores); domain FID against the held-out digits and its floor (real training digits against the same
 held-out ones, at the same n: a perfect generator's score); precision and recall (k-NN manifolds in the
-evaluator's features); KL(gen || data) over the evaluator's digit classes and the digits covered; the
-near-copy share of generated digits (memorization) beside the real-vs-real baseline (held-out digits
+evaluator's features), each beside real training digits' own score against the held-out ones (real
+precision is about 0.9, not 1); KL(gen || data) over the evaluator's digit classes and the digits
+covered; the near-copy share of generated digits (memorization) beside the real-vs-real baseline (held-out digits
 that are as close to a training digit). The goal for the default preset: FID <= 2x the floor, precision
 >= 0.9, recall >= 0.8, KL <= 0.02, 10/10 digits, near-copies at the baseline, on every seed.
 Each entry is PRESET or PRESET:key=value,key=value (as benchmarks/zoo.py).
@@ -42,6 +44,33 @@ def cards(run_dir: str) -> dict:
     return out
 
 
+def write_picture(run_dir: str, cfg, path: str) -> None:
+    """[real training digits | the run's final grid], the reals laid out as the grid is (a conditional
+    run's grid has one row per class: so do the reals)."""
+    import torch
+    from torchvision.io import read_image, write_png
+
+    from ganforge.data import get_dataset
+    from ganforge.train.samples import save_samples
+
+    data = get_dataset(cfg.data, image_size=cfg.image_size, channels=cfg.channels)
+    n = cfg.n_samples
+    per_row = max(1, int(n**0.5))
+    if cfg.model.conditional_g:  # row k: digits of class k
+        labels = torch.tensor([data.dataset[i][1] for i in range(len(data.dataset))])
+        order = [i for k in range(n // per_row) for i in (labels == k).nonzero().flatten()[:per_row].tolist()]
+    else:
+        order = list(range(n))
+    real_png = os.path.join(run_dir, "reals-as-grid.png")
+    save_samples(torch.stack([data.dataset[i][0] for i in order]), real_png)
+    final = sorted(os.listdir(os.path.join(run_dir, "samples")))[-1]
+    real, fake = read_image(real_png), read_image(os.path.join(run_dir, "samples", final))
+    gap = torch.full((fake.shape[0], fake.shape[1], 24), 255, dtype=torch.uint8)  # a white strip between
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    write_png(torch.cat([real[:, : fake.shape[1], : fake.shape[2]], gap, fake], dim=2), path, compression_level=9)
+    print(f"picture: {path} (left: real training digits, right: {run_dir} {final})", flush=True)
+
+
 def main() -> None:
     from ganforge.presets import DEFAULT_PRESET
 
@@ -51,6 +80,7 @@ def main() -> None:
     p.add_argument("-n", type=int, default=2000, help="generated samples scored (the issue's protocol: 2,000)")
     p.add_argument("--threads", type=int, default=0, help="torch threads for training (0: torch's default, as the demo)")
     p.add_argument("--keep", help="keep the runs in this folder")
+    p.add_argument("--picture", help="write the first run's final grid beside real training digits (same layout) to this PNG")
     args = p.parse_args()
 
     import ganforge as gf
@@ -74,16 +104,20 @@ def main() -> None:
                 raise SystemExit(f"ganforge eval {run_dir} failed")
             c = cards(run_dir)
             fid, floor = c["fid"]["value"], c["fid"]["extra"]["real_vs_real"]
-            row = (entry, seed, cfg.steps, wall, cpu, fid, floor, c["precision"]["value"], c["recall"]["value"],
-                   c["modes/kl"]["value"], c["modes/covered"]["value"], c["memorization"]["value"],
+            real = [c[m]["extra"].get("real_vs_real", float("nan")) for m in ("precision", "recall")]
+            row = (entry, seed, cfg.steps, wall, cpu, fid, floor, c["precision"]["value"], real[0], c["recall"]["value"],
+                   real[1], c["modes/kl"]["value"], c["modes/covered"]["value"], c["memorization"]["value"],
                    c["memorization"]["extra"]["baseline_share"])  # fmt: skip
             rows.append(row)
+            if args.picture and len(rows) == 1:
+                write_picture(run_dir, cfg, args.picture)
             print("  " + " | ".join(map(str, row)), flush=True)
-    print("\n| preset | seed | steps | wall s | CPU s | domain FID | floor | FID/floor | precision | recall | KL | digits | near-copies (real baseline) |")
+    print("\n| preset | seed | steps | wall s | CPU s | domain FID | floor | FID/floor | precision (real) | recall (real) | KL | digits "
+          "| near-copies (real) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for entry, seed, steps, wall, cpu, fid, floor, prec, rec, kl, modes, mem, base in rows:
-        print(f"| {entry} | {seed} | {steps} | {wall:.0f} | {cpu:.0f} | {fid:.2f} | {floor:.2f} | {fid / floor:.2f} | {prec:.3f} | "
-              f"{rec:.3f} | {kl:.4f} | {modes:.0f}/10 | {mem:.3f} ({base:.3f}) |")
+    for entry, seed, steps, wall, cpu, fid, floor, prec, real_prec, rec, real_rec, kl, modes, mem, base in rows:
+        print(f"| {entry} | {seed} | {steps} | {wall:.0f} | {cpu:.0f} | {fid:.2f} | {floor:.2f} | {fid / floor:.2f} | {prec:.3f} ({real_prec:.3f}) | "
+              f"{rec:.3f} ({real_rec:.3f}) | {kl:.4f} | {modes:.0f}/10 | {mem:.3f} ({base:.3f}) |")
     if args.keep:
         print(f"runs kept in {root}")
 

@@ -153,13 +153,15 @@ def score(
 
 
 def _add_real_baseline(cards: list, ref: Reference, n: int, seed: int) -> None:
-    """extra.real_vs_real on FID/KID cards: the same metric for n real training samples vs the reference."""
-    wanted = [c for c in cards if c.metric in ("fid", "kid")]
+    """extra.real_vs_real on FID/KID/precision/recall cards: the same metric for n real training samples vs
+    the reference (what a perfect generator would score: real data's own precision is below 1)."""
+    metric_of = {"fid": "fid", "kid": "kid", "precision": "pr", "recall": "pr"}
+    wanted = [c for c in cards if c.metric in metric_of]
     if not wanted or ref.train_features is None:
         return
     m = min(n, len(ref.train_features))
     real = EvalInputs(gen_features=ref.train_features[:m], ref_features=ref.ref_features, seed=seed)
-    baseline = {c.metric: c for c in compute_metrics(sorted({c.metric for c in wanted}), real)}
+    baseline = {c.metric: c for c in compute_metrics(sorted({metric_of[c.metric] for c in wanted}), real)}
     for card in wanted:
         card.extra["real_vs_real"] = baseline[card.metric].value
         card.extra["real_vs_real_n"] = m
