@@ -6,7 +6,7 @@ from PIL import Image
 
 from ganforge.cli import main
 
-TINY = ["--data", "fake", "--image-size", "16", "--batch-size", "8", "--steps", "2", "--no-progress",
+TINY = ["--preset", "dcgan-demo", "--data", "fake", "--image-size", "16", "--batch-size", "8", "--steps", "2", "--no-progress",
         "channels=1", "n_samples=4", "model.g.width=8", "model.d.width=8"]  # fmt: skip
 
 

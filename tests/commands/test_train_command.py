@@ -21,7 +21,7 @@ def test_steps_below_one_is_an_error(tmp_path, capsys, steps):
     (["--data", "mnist5"], "unknown dataset 'mnist5'"),
     (["model.g.widht=16"], "unknown config key for model.g 'widht' (did you mean 'width'?)"),
     (["batch_size=-1"], "config key 'batch_size' must be at least 1, got -1"),
-    (["pack=3"], "pack=3 does not divide the batch of 64"),
+    (["--preset", "dcgan-demo", "pack=3"], "pack=3 does not divide the batch of 64"),
 ])  # fmt: skip
 def test_a_dry_run_checks_what_a_run_would(capsys, words, message):
     assert main(["train", "--dry-run", *words]) == 2
@@ -37,7 +37,7 @@ def test_a_dry_run_prints_the_config_and_the_cost(tmp_path, capsys):
 
 def test_resume_refuses_options_it_would_ignore_and_going_backwards(tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "--steps", "4", "--out", str(run), *TINY]) == 0
+    assert main(["train", "--preset", "dcgan-demo", "--steps", "4", "--out", str(run), *TINY]) == 0
     out = capsys.readouterr().out
     assert f"next:         ganforge eval {run}" in out and f"ganforge generate {run} -n 64 -o grid.png" in out
     assert main(["train", "--resume", str(run), "--preset", "wgan"]) == 2

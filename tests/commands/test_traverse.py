@@ -52,7 +52,7 @@ def test_bad_input_exits_2_with_a_clear_message(infogan_run, argv, message, caps
 
 def test_a_run_without_codes_is_refused(tmp_path, capsys):
     out = tmp_path / "gan"
-    assert main(["train", *TINY[:-4], "--out", str(out)]) == 0
+    assert main(["train", "--preset", "dcgan-demo", *TINY[:-4], "--out", str(out)]) == 0
     assert main(["traverse", str(out)]) == 2
     assert "trained with the 'gan' algorithm, which has no latent codes" in capsys.readouterr().err
 

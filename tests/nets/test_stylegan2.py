@@ -171,7 +171,7 @@ def test_generate_refuses_truncation_outside_0_1(stylegan2_run, tmp_path, capsys
 
 def test_generate_refuses_truncation_for_a_family_without_it(tmp_path, capsys):
     out = tmp_path / "dc"
-    argv = ["train", "--data", "fake", "--image-size", "8", "--batch-size", "4", "--steps", "1", "--no-progress",
+    argv = ["train", "--preset", "dcgan-demo", "--data", "fake", "--image-size", "8", "--batch-size", "4", "--steps", "1", "--no-progress",
             "channels=1", "n_samples=4", "model.g.width=4", "model.d.width=4", "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     capsys.readouterr()

@@ -27,7 +27,7 @@ from ganforge.runs import generate, load_run
 sys.path.insert(0, os.path.dirname(__file__))
 from browser import chromium_missing_reason, load_page  # noqa: E402
 
-TINY = ["--data", "fake", "--image-size", "16", "--batch-size", "8", "--steps", "4", "--no-progress",
+TINY = ["--preset", "dcgan-demo", "--data", "fake", "--image-size", "16", "--batch-size", "8", "--steps", "4", "--no-progress",
         "channels=1", "n_samples=4", "model.g.width=8", "model.d.width=8", "log_every=2", "sample_every=2",
         "ckpt_every=2"]  # fmt: skip
 SECTIONS = ["summary", "config", "curves", "samples", "metrics", "diagnoses", "memorization"]
