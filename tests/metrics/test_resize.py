@@ -20,7 +20,7 @@ def images(n=3, c=3, h=9, w=7, seed=0):
 def pil_reference(x_uint8: torch.Tensor, size: int) -> torch.Tensor:
     """PIL's own resize of each uint8 channel (as a float image, clean-fid's way), clipped to [0, 255]."""
     out = [
-        [np.asarray(Image.fromarray(ch).convert("F").resize((size, size), Image.Resampling.BICUBIC)) for ch in img]
+        [np.asarray(Image.fromarray(ch).convert("F").resize((size, size), Image.BICUBIC)) for ch in img]
         for img in x_uint8.numpy()
     ]
     return torch.from_numpy(np.clip(np.array(out), 0, 255))

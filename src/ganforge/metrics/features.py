@@ -92,7 +92,7 @@ def pil_bicubic_resize(images: torch.Tensor, size: int) -> torch.Tensor:
     out = torch.empty(*images.shape[:2], size, size)
     for i, image in enumerate(images.numpy()):
         for c, channel in enumerate(image):
-            resized = Image.fromarray(channel.astype("float32")).resize((size, size), Image.Resampling.BICUBIC)
+            resized = Image.fromarray(channel.astype("float32")).resize((size, size), Image.BICUBIC)
             out[i, c] = torch.from_numpy(np.asarray(resized).copy())
     return out.clamp_(0, 255)
 
