@@ -173,7 +173,7 @@ def test_the_shared_digit_classifier_reads_each_dataset_its_own_way(tmp_path, mo
     with open(os.path.join(folder, "evaluator.json"), "w") as f:
         json.dump({"data": "stacked-mnist", "per_channel": True}, f)  # as a stacked-mnist fit wrote it
     seen = {}
-    monkeypatch.setattr(ev_mod, "classifier_evaluator", lambda path, per_channel, facts, device: seen.setdefault("pc", []).append(per_channel))
+    monkeypatch.setattr(ev_mod, "classifier_evaluator", lambda path, per_channel, facts, device, resize=None: seen.setdefault("pc", []).append(per_channel))
     ev_mod.load_offline_evaluator("mnist5k", str(tmp_path))
     ev_mod.load_offline_evaluator("stacked-mnist", str(tmp_path))
     assert seen["pc"] == [False, True]

@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, ConfigError
 from ..metrics import list_metrics
 
 
 def register(sub) -> None:
     names = ", ".join(n for n, _ in list_metrics())
     p = sub.add_parser(
-        "eval", help="score a GAN run (FID, KID, IS, precision/recall, modes, memorization)",
+        "eval", help="score a GAN run (FID, KID, IS, precision/recall, density/coverage, modes, memorization)",
         description=f"Score a run's generator against held-out real data. Metrics: {names}. Each score is "
         "appended to RUN_DIR/metrics/metrics.jsonl with its protocol card.",
     )  # fmt: skip
@@ -21,6 +21,10 @@ def register(sub) -> None:
     p.add_argument("--ckpt", default="latest", help="checkpoint: latest (default), best, or a step number")
     p.add_argument("--evaluator", default="auto", help="auto, offline, inception, none, or a classifier run folder")
     p.add_argument("--inception-weights", metavar="PATH", help="local Inception-v3 weights (pt_inception-2015-12-05)")
+    # Checked by the library, not argparse `choices`, so a bad value is one `ganforge: error:` line.
+    p.add_argument("--resize", metavar="METHOD", help="how images are resized for the evaluator network: "
+                   "legacy-tensor (default; torch-fidelity's TF1 bilinear for Inception, antialiased bilinear for "
+                   "the offline evaluator) or pil-bicubic (clean-fid's PIL bicubic on uint8 images)")  # fmt: skip
     p.add_argument("--cache-dir", help="where offline evaluators are cached (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     p.add_argument("--n-ref", type=int, help="held-out real samples (default: as many as generated, at most the test split)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
@@ -33,16 +37,20 @@ def run(args: argparse.Namespace) -> int:
 
     from ..metrics.evaluate import check_metric_names, default_metrics, prepare_reference, score
     from ..metrics.evaluator import resolve_evaluator
+    from ..metrics.features import check_resize_method
     from ..metrics.records import append_cards
     from ..runs import generate, latest_checkpoint, load_run
     from ..runtime.rundir import require_run_dir
 
+    resize = check_resize_method(args.resize)  # a bad value fails before the run is loaded
     require_run_dir(args.run_dir)
     if not os.path.isdir(os.path.join(args.run_dir, "checkpoints")):
         raise CheckpointError(f"{args.run_dir} has no checkpoints yet: nothing to score (train it first)")
     path = latest_checkpoint(args.run_dir, str(args.ckpt))
     run = load_run(args.run_dir, str(args.ckpt), args.device)
     if hasattr(run.algorithm, "evaluate_run"):  # image-to-image translation: its own cards (metrics/translation.py)
+        if args.resize not in (None, "legacy-tensor"):
+            raise ConfigError("--resize is not wired into translation scores yet; leave it out for this run")
         families = args.metrics.split(",") if args.metrics else None
         cards, note = run.algorithm.evaluate_run(run, args.n, args.seed, args.evaluator, args.inception_weights,
                                                  args.cache_dir, args.device, families)  # fmt: skip
@@ -56,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root, skip_bad_images=cfg.skip_bad_images)
     ev = resolve_evaluator(cfg.data, info.kind, info.num_classes, args.evaluator, args.inception_weights,
-                           args.cache_dir, cfg.data_root, args.device)  # fmt: skip
+                           args.cache_dir, cfg.data_root, args.device, resize)  # fmt: skip
     names = names or default_metrics(info.kind, ev)
     # Class-conditional runs: the classes G is asked for (as `generate` draws them) are scored too.
     classes = run.algorithm.latent_labels(cfg, run.num_classes, args.n) if cfg.model.conditional_g else None

@@ -1,4 +1,4 @@
-"""Evaluation metrics by name: FID, KID, IS, precision/recall, mode coverage, memorization.
+"""Evaluation metrics by name: FID, KID, IS, precision/recall, density/coverage, mode coverage, memorization.
 
 Each registered metric is a function `metric(inputs: EvalInputs, **options) -> list[ProtocolCard]`:
 it reads the features, logits, labels, points or pixels it needs from `inputs` (a missing one is a
@@ -16,7 +16,7 @@ METRICS: Registry = Registry("metric")
 
 # Importing the modules registers their metrics.
 from . import fid, inception_score, kid, memorization, modes, precision_recall  # noqa: E402,F401
-from . import conditional  # noqa: E402,F401
+from . import conditional, density_coverage  # noqa: E402,F401
 from .inputs import EvalInputs  # noqa: E402
 from .protocol import ProtocolCard  # noqa: E402
 

@@ -27,10 +27,11 @@ from .features import extract
 from .inputs import EvalInputs
 from .modes import class_histogram
 
-FEATURE_METRICS = {"fid", "kid", "pr"}
-# Scores by card name: True when higher is better (for the best checkpoint).
+FEATURE_METRICS = {"fid", "kid", "pr", "dc"}
+# Scores by card name: True when higher is better (for the best checkpoint). Density is left out: its
+# ideal is about 1 (above 1, fakes crowd dense real regions), so neither direction is "better".
 HIGHER_IS_BETTER = {
-    "fid": False, "kid": False, "is": True, "precision": True, "recall": True,
+    "fid": False, "kid": False, "is": True, "precision": True, "recall": True, "coverage": True,
     "modes/covered": True, "modes/kl": False, "modes/high_quality": True, "memorization": False,
 }  # fmt: skip
 
@@ -47,7 +48,7 @@ def check_metric_names(names: list[str]) -> list[str]:
 def check_best_metric(name: str, metrics: list[str]) -> None:
     if name not in HIGHER_IS_BETTER:
         raise ConfigError(f"unknown best_metric '{name}'; valid: {', '.join(HIGHER_IS_BETTER)}")
-    source = {"precision": "pr", "recall": "pr"}.get(name, name.split("/")[0])
+    source = {"precision": "pr", "recall": "pr", "density": "dc", "coverage": "dc"}.get(name, name.split("/")[0])
     if source not in metrics:
         raise ConfigError(f"best_metric '{name}' comes from metric '{source}', which is not in {metrics}")
 
@@ -153,9 +154,9 @@ def score(
 
 
 def _add_real_baseline(cards: list, ref: Reference, n: int, seed: int) -> None:
-    """extra.real_vs_real on FID/KID/precision/recall cards: the same metric for n real training samples vs
+    """extra.real_vs_real on FID/KID/precision/recall/density/coverage cards: the same metric for n real training samples vs
     the reference (what a perfect generator would score: real data's own precision is below 1)."""
-    metric_of = {"fid": "fid", "kid": "kid", "precision": "pr", "recall": "pr"}
+    metric_of = {"fid": "fid", "kid": "kid", "precision": "pr", "recall": "pr", "density": "dc", "coverage": "dc"}
     wanted = [c for c in cards if c.metric in metric_of]
     if not wanted or ref.train_features is None:
         return

@@ -8,6 +8,9 @@ An `Evaluator` bundles a feature extractor (features.py) with what it can say ab
     offline     the dataset's cached classifier (offline_evaluator.py); per channel for stacked-mnist
     none        no network: only pixel-space memorization and 2D-point scores
     PATH        any tools/classify run folder, used as the offline evaluator
+
+`resize` picks how images are resized for the network (features.py: legacy-tensor, the default, or
+pil-bicubic); 2D points and `none` resize nothing, so it is only checked there.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, DataError
-from .features import FeatureExtractor, ModuleFeatures, inception_v3
+from .features import FeatureExtractor, ModuleFeatures, check_resize_method, inception_v3
 from .modes import classify_stacked_mnist
 from .offline_evaluator import PER_CHANNEL_SOURCE, evaluator_dir, read_facts
 
@@ -99,14 +102,18 @@ def split_over_ranks(ev: Evaluator, world, device: torch.device) -> Evaluator:
     return Evaluator(extractor, ev.num_classes, labels, ev.note)
 
 
-def classifier_evaluator(run_dir: str, per_channel: bool = False, facts: dict | None = None, device="cpu") -> Evaluator:
+def classifier_evaluator(
+    run_dir: str, per_channel: bool = False, facts: dict | None = None, device="cpu", resize: str | None = None
+) -> Evaluator:
     """A tools/classify run as evaluator (its last Linear's input as features, its argmax as labels)."""
     from ..classify import load_classifier
 
     model, info = load_classifier(run_dir, device)
     cfg, shape = info["config"], info["input"]
     name = f"{cfg.model}-{cfg.data} classifier"
-    ex = ModuleFeatures(model, name=name, image_size=shape["resolution"], channels=shape["channels"], device=device)
+    ex = ModuleFeatures(
+        model, name=name, image_size=shape["resolution"], channels=shape["channels"], device=device, resize=resize
+    )
     accuracy = f", {100 * facts['test_accuracy']:.2f}% held-out accuracy" if facts and "test_accuracy" in facts else ""
     if per_channel:
         pc = PerChannelFeatures(ex)
@@ -116,9 +123,10 @@ def classifier_evaluator(run_dir: str, per_channel: bool = False, facts: dict | 
 
 def resolve_evaluator(
     data: str, kind: str, num_classes: int, evaluator: str = "auto", inception_weights: str | None = None,
-    cache_dir: str | None = None, data_root: str | None = None, device="cpu",
+    cache_dir: str | None = None, data_root: str | None = None, device="cpu", resize: str | None = None,
 ) -> Evaluator:
     """The evaluator for a run on `data` (kind 'image' or 'points'); see the module docstring."""
+    resize = check_resize_method(resize)
     if kind == "points":
         if evaluator not in ("auto", "none"):
             raise ConfigError(f"2D point data are scored on the plane; evaluator '{evaluator}' does not apply")
@@ -126,19 +134,21 @@ def resolve_evaluator(
     if evaluator == "none":
         return Evaluator(None, None, None, "no evaluator: pixel-space memorization only")
     if evaluator == "inception" or (evaluator == "auto" and inception_weights):
-        ex = inception_v3(inception_weights, device)
+        ex = inception_v3(inception_weights, device, resize)
         return Evaluator(ex, None, None, "Inception-v3 (ImageNet classes: no class-based scores for this data)")
     if evaluator == "offline" or (evaluator == "auto" and (num_classes > 0 or data in PER_CHANNEL_SOURCE)):
-        return load_offline_evaluator(data, cache_dir, data_root, device)
+        return load_offline_evaluator(data, cache_dir, data_root, device, resize)
     if evaluator == "auto":
         return Evaluator(None, None, None, f"'{data}' is unlabelled and no --inception-weights were given: "
                          "pixel-space memorization only")  # fmt: skip
     if os.path.isdir(evaluator):
-        return classifier_evaluator(evaluator, per_channel=data in PER_CHANNEL_SOURCE, device=device)
+        return classifier_evaluator(evaluator, per_channel=data in PER_CHANNEL_SOURCE, device=device, resize=resize)
     raise ConfigError(f"unknown evaluator '{evaluator}'; valid: {', '.join(EVALUATORS)}, or a classifier run folder")
 
 
-def load_offline_evaluator(data: str, cache_dir: str | None = None, data_root: str | None = None, device="cpu"):
+def load_offline_evaluator(
+    data: str, cache_dir: str | None = None, data_root: str | None = None, device="cpu", resize: str | None = None
+):
     """The cached evaluator of `data` as an `Evaluator`; a ConfigError says how to fit it when missing."""
     try:
         folder = evaluator_dir(data, cache_dir, data_root)
@@ -157,4 +167,6 @@ def load_offline_evaluator(data: str, cache_dir: str | None = None, data_root: s
     # stacked-mnist shares mnist5k's cached classifier: whether it is read per channel depends on the data
     # asked about, not on which of the two happened to fit the shared classifier first
     per_channel = data in PER_CHANNEL_SOURCE
-    return classifier_evaluator(os.path.join(folder, "classifier"), per_channel=per_channel, facts=facts, device=device)
+    return classifier_evaluator(
+        os.path.join(folder, "classifier"), per_channel=per_channel, facts=facts, device=device, resize=resize
+    )

@@ -21,6 +21,20 @@ Two kinds:
   at the module's own resolution and channels (give `image_size` and `channels` to have inputs resized
   first). A small classifier trained on the real data (tools/classify) fits this as it is.
 
+Resizing to the network's input (`resize=`, the card's `resize` field starts with the method's name):
+
+- `legacy-tensor` (the default): Inception — torch-fidelity's TF1-compatible bilinear on the uint8
+  tensor, as the TensorFlow FID code that published FIDs come from; offline evaluator — antialiased
+  bilinear on the float tensor (data/base.py `resize_images`).
+- `pil-bicubic`: clean-fid's way (Parmar, Zhang & Zhu, CVPR 2022, "On Aliased Resizing and Surprising
+  Subtleties in GAN Evaluation"): quantise to uint8 as a saved PNG, then resize each channel with PIL's
+  BICUBIC in float ('F' mode, so the resized values are not re-quantised) and clip to [0, 255].
+  For Inception the result is rounded to uint8 once more, because torch-fidelity's network only takes
+  uint8 (clean-fid feeds the floats); at 299x299 its own bilinear step is then the identity.
+
+Changing the default would move every existing score, so both extractors keep `legacy-tensor` unless asked.
+Cards written before this choice existed name no method; `resize_method(card.resize)` reads them as legacy.
+
 `extract(ex, images)` runs an extractor over many images in batches.
 """
 from __future__ import annotations
@@ -28,6 +42,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -36,6 +51,8 @@ from ..errors import ConfigError, GanforgeError
 from ..runtime.checkpoint import load_failure_reason
 from .protocol import state_dict_sha256
 
+RESIZE_METHODS = ("legacy-tensor", "pil-bicubic")
+DEFAULT_RESIZE = "legacy-tensor"
 INCEPTION_NAME = "inception-v3-compat"  # torch-fidelity's name for the TF-FID Inception port
 INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
@@ -45,6 +62,51 @@ INCEPTION_URL = (
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] floats -> [0, 255] uint8, rounding as saving a PNG with torchvision's save_image does."""
     return ((images.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
+
+
+def check_resize_method(method: str | None) -> str:
+    """`method`, or the default for None; an unknown name is a ConfigError listing the valid ones."""
+    if method is None:
+        return DEFAULT_RESIZE
+    if method not in RESIZE_METHODS:
+        raise ConfigError(f"unknown resize '{method}'; valid: {', '.join(RESIZE_METHODS)}")
+    return method
+
+
+def resize_method(card_resize: str | None) -> str | None:
+    """The resize method a card's `resize` text names: its leading method name; 'legacy-tensor' for
+    older cards that describe a resize without naming one; None where nothing was resized."""
+    if not card_resize or card_resize.startswith("none"):
+        return None
+    head = card_resize.split(":", 1)[0]
+    return head if head in RESIZE_METHODS else "legacy-tensor"
+
+
+def pil_bicubic_resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, C, H, W) uint8 -> (N, C, size, size) float32 in [0, 255]: each channel resized by PIL's BICUBIC
+    in float ('F') mode and clipped, as clean-fid's 'clean' resizer."""
+    from PIL import Image
+
+    if images.dtype != torch.uint8:
+        raise GanforgeError(f"pil-bicubic resizes uint8 images, got {images.dtype}")
+    out = torch.empty(*images.shape[:2], size, size)
+    for i, image in enumerate(images.numpy()):
+        for c, channel in enumerate(image):
+            resized = Image.fromarray(channel.astype("float32")).resize((size, size), Image.BICUBIC)
+            out[i, c] = torch.from_numpy(np.asarray(resized).copy())
+    return out.clamp_(0, 255)
+
+
+def pil_resize_float(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """[-1, 1] (N, C, H, W) -> size x size by `pil_bicubic_resize` (centre-cropped to a square first, as
+    `resize_images` does), back in [-1, 1]; unchanged when already that size."""
+    if size is None or images.shape[-2:] == (size, size):
+        return images
+    h, w = images.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    x = to_uint8(images[..., top : top + side, left : left + side]).cpu()
+    return (pil_bicubic_resize(x, size) / 127.5 - 1.0).to(images.device)
 
 
 class FeatureExtractor:
@@ -92,14 +154,25 @@ class InceptionV3(FeatureExtractor):
     """torch-fidelity's TF-compatible Inception-v3: pool3 features (2,048) and class logits (1,008).
 
     Images are quantised to 8 bits (as a saved PNG), grey is repeated to RGB, and torch-fidelity resizes
-    to 299x299 with its TensorFlow-1.x-compatible bilinear interpolation, so scores match published FIDs.
+    to 299x299 with its TensorFlow-1.x-compatible bilinear interpolation, so scores match published FIDs
+    (`resize="legacy-tensor"`); `resize="pil-bicubic"` resizes as clean-fid first (module docstring).
     """
 
     name = INCEPTION_NAME
-    resize = "uint8 quantisation, grey->RGB, torch-fidelity TF1-compatible bilinear to 299x299"
     has_logits = True
+    SIZE = 299
+    RESIZES = {
+        "legacy-tensor": "legacy-tensor: uint8 quantisation, grey->RGB, torch-fidelity TF1-compatible bilinear "
+        "to 299x299",
+        "pil-bicubic": "pil-bicubic: uint8 quantisation, PIL bicubic per channel (float) to 299x299, rounded to "
+        "uint8, grey->RGB",
+    }
 
-    def __init__(self, weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu"):
+    def __init__(
+        self, weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu", resize: str | None = None
+    ):
+        self.resize_method = check_resize_method(resize)
+        self.resize = self.RESIZES[self.resize_method]
         try:
             from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
         except ImportError:
@@ -134,6 +207,8 @@ class InceptionV3(FeatureExtractor):
 
     def _forward(self, images):
         x = to_uint8(images)
+        if self.resize_method == "pil-bicubic" and x.shape[-2:] != (self.SIZE, self.SIZE):
+            x = pil_bicubic_resize(x.cpu(), self.SIZE).round().to(torch.uint8).to(images.device)
         if x.shape[1] == 1:
             x = x.repeat(1, 3, 1, 1)
         elif x.shape[1] != 3:
@@ -162,7 +237,9 @@ class ModuleFeatures(FeatureExtractor):
         image_size: int | None = None,
         channels: int | None = None,
         device: str | torch.device = "cpu",
+        resize: str | None = None,
     ):
+        self.resize_method = check_resize_method(resize)
         self._layer = None
         if feature_layer is not None:
             try:
@@ -183,16 +260,22 @@ class ModuleFeatures(FeatureExtractor):
                 )
         self.name = name or type(module).__name__
         self.image_size, self.channels = image_size, channels
+        how = {"legacy-tensor": "antialiased bilinear", "pil-bicubic": "uint8 quantisation, PIL bicubic per channel"}
         self.resize = (
-            f"antialiased bilinear to {image_size}x{image_size}" if image_size else "none (native resolution)"
-        ) + (f", {channels} channels" if channels else "")
+            f"{self.resize_method}: {how[self.resize_method]} to {image_size}x{image_size}"
+            if image_size else "none (native resolution)"
+        ) + (f", {channels} channels" if channels else "")  # fmt: skip
         super().__init__(module, device)
 
     def _forward(self, images):
         if self.image_size is not None or self.channels is not None:
             from ..data.base import resize_images
 
-            images = resize_images(images, self.image_size, self.channels)
+            if self.resize_method == "pil-bicubic":
+                images = resize_images(images, None, self.channels)  # channels only
+                images = pil_resize_float(images, self.image_size)
+            else:
+                images = resize_images(images, self.image_size, self.channels)
         if self._layer is None:
             features, logits = self.network.features(images).flatten(1), self.network(images)
         else:
@@ -213,9 +296,12 @@ class ModuleFeatures(FeatureExtractor):
         return features, logits
 
 
-def inception_v3(weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu") -> InceptionV3:
-    """The standard Inception-v3 extractor (see `InceptionV3`); `weights_path` is --inception-weights."""
-    return InceptionV3(weights_path, device)
+def inception_v3(
+    weights_path: str | os.PathLike | None = None, device: str | torch.device = "cpu", resize: str | None = None
+) -> InceptionV3:
+    """The standard Inception-v3 extractor (see `InceptionV3`); `weights_path` is --inception-weights,
+    `resize` one of RESIZE_METHODS (None: legacy-tensor)."""
+    return InceptionV3(weights_path, device, resize)
 
 
 def extract(
