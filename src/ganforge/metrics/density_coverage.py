@@ -23,8 +23,8 @@ from ..errors import ConfigError
 from . import METRICS
 from ._arrays import as_float64_tensor, check_min_samples, check_same_width
 from .inputs import EvalInputs
-from .precision_recall import kth_neighbour_radii
-from .protocol import PR_MIN_SAMPLES, ProtocolCard, sample_size_warning
+from .precision_recall import knn_cards, kth_neighbour_radii
+from .protocol import ProtocolCard
 
 
 class DCResult(NamedTuple):
@@ -57,14 +57,5 @@ def dc_metric(inputs: EvalInputs, k: int = 5) -> list[ProtocolCard]:
     """Density and coverage of evaluator features (Naeem et al., 2020), k = 5: cards 'density', 'coverage'."""
     inputs.require("dc", "gen_features", "ref_features")
     result = density_coverage(inputs.gen_features, inputs.ref_features, k)
-    n_gen, n_ref = len(inputs.gen_features), len(inputs.ref_features)
-    warnings = sample_size_warning(
-        "density/coverage",
-        min(n_gen, n_ref),
-        PR_MIN_SAMPLES,  # the paper, like precision/recall's, measures with tens of thousands per side
-        "k-NN balls from few samples are wide, which inflates coverage",
-    )
-    return [
-        ProtocolCard(name, value, n_gen, n_ref, **inputs.protocol(), warnings=list(warnings), extra={"k": k})
-        for name, value in (("density", result.density), ("coverage", result.coverage))
-    ]
+    return knn_cards(inputs, "density/coverage", {"density": result.density, "coverage": result.coverage}, k,
+                     "k-NN balls from few samples are wide, which inflates coverage")  # fmt: skip

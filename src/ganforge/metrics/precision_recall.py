@@ -60,15 +60,16 @@ def pr_metric(inputs: EvalInputs, k: int = 3) -> list[ProtocolCard]:
     """Improved precision and recall of evaluator features (Kynkäänniemi et al., 2019), k = 3."""
     inputs.require("pr", "gen_features", "ref_features")
     result = precision_recall(inputs.gen_features, inputs.ref_features, k)
+    return knn_cards(inputs, "precision/recall", {"precision": result.precision, "recall": result.recall}, k,
+                     "k-NN balls from few samples are wide, which inflates both precision and recall")  # fmt: skip
+
+
+def knn_cards(inputs: EvalInputs, what: str, values: dict, k: int, why_few_mislead: str) -> list[ProtocolCard]:
+    """One card per value of a k-NN-manifold metric, each warned when either side has few samples."""
     n_gen, n_ref = len(inputs.gen_features), len(inputs.ref_features)
-    warnings = sample_size_warning(
-        "precision/recall",
-        min(n_gen, n_ref),
-        PR_MIN_SAMPLES,
-        "k-NN balls from few samples are wide, which inflates both precision and recall",
-    )
-    extra = {"k": k}
+    # the papers measure with tens of thousands of samples per side
+    warnings = sample_size_warning(what, min(n_gen, n_ref), PR_MIN_SAMPLES, why_few_mislead)
     return [
-        ProtocolCard(name, value, n_gen, n_ref, **inputs.protocol(), warnings=list(warnings), extra=dict(extra))
-        for name, value in (("precision", result.precision), ("recall", result.recall))
+        ProtocolCard(name, value, n_gen, n_ref, **inputs.protocol(), warnings=list(warnings), extra={"k": k})
+        for name, value in values.items()
     ]
