@@ -39,14 +39,14 @@ def test_existing_run_is_never_overwritten(run_dir, capsys):
 
 
 def test_dry_run_prints_resolved_config(capsys):
-    assert main(["train", "--preset", "wgan", "--dry-run", "opt_d.lr=1e-4"]) == 0
+    assert main(["train", "--preset", "wgan", "--dry-run", "--image-size", "16", "opt_d.lr=1e-4"]) == 0  # cheap timed steps
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["opt_d"]["lr"] == 1e-4 and cfg["clip_value"] == 0.01 and cfg["preset"] == "wgan"
 
 
 def test_overrides_may_follow_options(capsys):
     """`train --steps 600 loss=hinge` as users type it: words after an option are still overrides, in order."""
-    assert main(["train", "opt_d.lr=1e-4", "--preset", "wgan", "--dry-run", "clip_value=0.02", "opt_d.lr=3e-4"]) == 0
+    assert main(["train", "opt_d.lr=1e-4", "--preset", "wgan", "--dry-run", "--image-size", "16", "clip_value=0.02", "opt_d.lr=3e-4"]) == 0
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["opt_d"]["lr"] == 3e-4 and cfg["clip_value"] == 0.02
     with pytest.raises(SystemExit):

@@ -99,10 +99,12 @@ def test_resume_from_the_middle_equals_training_straight_through(unpaired, tmp_p
 
 def test_data_a_and_data_b_flags_and_bad_domains(unpaired, tmp_path, capsys):
     a, b = os.path.join(unpaired, "trainA"), os.path.join(unpaired, "trainB")
-    args = ["train", "--preset", "cyclegan", "--data-a", a, "--data-b", b, "--dry-run"]
-    assert main(args) == 0
+    args = ["train", "--preset", "cyclegan", "--data-a", a, "--data-b", b, "--dry-run", "--image-size"]
+    assert main([*args, "24"]) == 0  # the smallest side its PatchGAN takes: cheap timed steps
     out = capsys.readouterr().out
     assert f"data: {a}" in out and f"data_b: {b}" in out
+    assert main([*args, "16"]) == 2
+    assert "ganforge: error: image_size 16 is too small for a PatchGAN of model.d.n_layers=3" in capsys.readouterr().err
     os.makedirs(tmp_path / "empty")
     with pytest.raises(DataError, match="empty"):
         train(resolve_config("cyclegan", [tiny(a, algo={"data_b": str(tmp_path / "empty")})]), out=str(tmp_path / "r1"), progress=False)

@@ -64,6 +64,15 @@ def test_critic_schedule_of_the_wgan_reference_code(tiny_overrides):
     assert [t.critic_steps(s) for s in (0, 24, 25, 26, 499, 500, 501, 1000)] == [100, 100, 5, 5, 5, 100, 5, 100]
 
 
+def test_cost_estimates_count_updates_not_steps(tiny_overrides):
+    """The run's cost is scaled from timed steps by optimizer updates: WGAN's boosted first 25 steps
+    (100 critic updates each) must not make every one of 1,500 steps look 20 times dearer."""
+    trainer = build_trainer(resolve_config("wgan", [tiny_overrides]), progress=False)
+    boosted = 101 * 25 + 101 * 2  # steps 0-24, 500 and 1000: 100 critic updates and one G update
+    assert trainer.updates_between(0, 1500) == boosted + 6 * (1500 - 27)
+    assert trainer.updates_between(1, 3) == 2 * 101 and trainer.updates_between(25, 27) == 2 * 6
+
+
 def test_n_gen_updates_g_that_many_times_a_step(tmp_path, tiny_overrides):
     # DCGAN-tensorflow's two G updates per D update (the PacGAN authors' Stacked MNIST code)
     cfg = tiny("dcgan", tiny_overrides, steps=3, n_gen=2, model={"g": {"width": 8}, "d": {"width": 8}})

@@ -82,8 +82,8 @@ class CycleGAN(TranslationAlgorithm):
         return {
             "G_AB": build_resnet_generator(channels, channels, size, **g),
             "G_BA": build_resnet_generator(channels, channels, size, **g),
-            "D_A": build_patch_discriminator(channels, **d),
-            "D_B": build_patch_discriminator(channels, **d),
+            "D_A": build_patch_discriminator(channels, size, **d),
+            "D_B": build_patch_discriminator(channels, size, **d),
         }
 
     @classmethod

@@ -54,7 +54,7 @@ class Pix2Pix(TranslationAlgorithm):
         channels, size, _ = spec.shape
         g = {"norm": "batch", **_checked_kwargs(build_unet_generator, cfg.model.g, "model.g")}
         d = {"norm": "batch", **_checked_kwargs(build_patch_discriminator, cfg.model.d, "model.d")}
-        return {"G": build_unet_generator(channels, channels, size, **g), "D": build_patch_discriminator(2 * channels, **d)}
+        return {"G": build_unet_generator(channels, channels, size, **g), "D": build_patch_discriminator(2 * channels, size, **d)}
 
     @classmethod
     def builders(cls, cfg):

@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-DRY_RUN_STEPS = 3  # timed training steps (after one untimed warm-up) behind the cost estimate
+DRY_RUN_STEPS = 3  # at most this many timed training steps (after one untimed warm-up) behind the cost estimate
+DRY_RUN_SECONDS = 1.0  # ...and no more once this long is spent (WGAN's boosted first steps take 100 critic updates)
 
 
 def dry_run(cfg, state: dict | None = None) -> int:
@@ -124,15 +125,20 @@ def dry_run(cfg, state: dict | None = None) -> int:
     print(config_mod.dump_yaml(cfg), end="")
     weights = ", ".join(f"{name} {sum(p.numel() for p in net.parameters()):,}" for name, net in trainer.nets.items())
     trainer.train_step()  # the first step pays for allocations and lazy set-up: not timed
-    start = time.perf_counter()
-    for _ in range(DRY_RUN_STEPS):
+    first_timed, start = trainer.step, time.perf_counter()
+    while trainer.step - first_timed < DRY_RUN_STEPS and (trainer.step == first_timed or time.perf_counter() - start < DRY_RUN_SECONDS):
         trainer.train_step()
-    per_step = (time.perf_counter() - start) / DRY_RUN_STEPS
-    left = cfg.steps - (state["step"] if state else 0)
+    elapsed = time.perf_counter() - start
+    # The measured steps' cost per optimizer update, times the updates the rest of the run makes: the
+    # first steps of a WGAN run are 20x the usual, so seconds-per-step alone would overstate it.
+    per_update = elapsed / trainer.updates_between(first_timed, trainer.step)
+    done = state["step"] if state else 0
+    left = cfg.steps - done
     demo = demo_of(cfg.preset)
     hint = f"; `--preset {demo}` is its CPU-sized version" if demo else ""
     print(f"# dry run: {cfg.algorithm} on {trainer.data.name} ({len(trainer.data.dataset):,} items), weights {weights}")
-    print(f"# cost: {per_step:.3g} s a step here: about {format_duration(per_step * left)} for {left:,} steps{hint}")
+    print(f"# cost: {elapsed / (trainer.step - first_timed):.3g} s a step here now: about "
+          f"{format_duration(per_update * trainer.updates_between(done, cfg.steps))} for {left:,} steps{hint}")
     return 0
 
 

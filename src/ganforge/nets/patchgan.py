@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
+from ..errors import ConfigError
 from .translation_layers import conv_bias, norm_layer, normal_init
 
 
@@ -45,5 +46,14 @@ def receptive_field(n_layers: int) -> int:
     return field
 
 
-def build_patch_discriminator(in_channels: int, *, width: int = 64, n_layers: int = 3, norm: str = "instance"):
+def smallest_side(n_layers: int) -> int:
+    """The smallest image side the PatchGAN takes: n_layers halvings leave side / 2^n, the two stride-1
+    convs take 1 each, and the last normalized map needs more than one element (24 px at n_layers=3)."""
+    return 3 * 2**n_layers
+
+
+def build_patch_discriminator(in_channels: int, size: int, *, width: int = 64, n_layers: int = 3, norm: str = "instance"):
+    if size < smallest_side(n_layers):
+        raise ConfigError(f"image_size {size} is too small for a PatchGAN of model.d.n_layers={n_layers}: it needs at least "
+                          f"{smallest_side(n_layers)} px; raise image_size or lower model.d.n_layers")  # fmt: skip
     return PatchDiscriminator(in_channels, width, n_layers, norm)

@@ -22,6 +22,7 @@ import signal
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -200,6 +201,11 @@ class Trainer:
         self.step += 1
         return step_stats
 
+    def updates_between(self, first: int, stop: int) -> int:
+        """Optimizer updates generator steps first..stop-1 run: steps differ in cost (n_critic, and the
+        WGAN critic boost that makes the first 25 steps 20 times the usual)."""
+        return sum(u.repeat(step) for step in range(first, stop) for u in self.updates)
+
     # ---------------------------------------------------------------- the loop
     def train(self, run_dir: str) -> "TrainResult":
         """Train until cfg.steps generator steps, writing samples, stats and checkpoints to run_dir."""
@@ -221,7 +227,7 @@ class Trainer:
         final_samples = None
         for monitor in self.monitors:
             monitor.on_start(self)
-        eta = EtaNote(self.step, c.steps, c.preset) if self.progress else None
+        eta = EtaNote(self.step, c.steps, c.preset, self.updates_between) if self.progress else None
         with bar, stop_on_signals() as stop:  # the bar closes however training ends
             while self.step < c.steps:
                 self.train_step()
@@ -379,12 +385,14 @@ def format_duration(seconds: float) -> str:
 class EtaNote:
     """Once the first steps are timed, one line saying what the whole run will cost on this machine
     (the progress bar's remaining time is easy to miss when it reads hours), and for a full preset the
-    CPU-sized version of its paper."""
+    CPU-sized version of its paper. The timed steps' cost per optimizer update is scaled by the updates
+    the rest of the run makes (`updates_between`), since steps differ in cost."""
 
     WARMUP, TIMED = 1, 5  # steps not timed (allocation, lazy set-up), steps timed
 
-    def __init__(self, step: int, steps: int, preset: str):
+    def __init__(self, step: int, steps: int, preset: str, updates_between: Callable[[int, int], int]):
         self.first, self.steps, self.preset, self.t0 = step + self.WARMUP, steps, preset, None
+        self.updates_between = updates_between
 
     def after_step(self, step: int) -> None:
         if step == self.first:
@@ -392,11 +400,11 @@ class EtaNote:
         elif self.t0 is not None and step == self.first + self.TIMED:
             from ..presets import demo_of
 
-            per_step = (time.perf_counter() - self.t0) / self.TIMED
+            per_update = (time.perf_counter() - self.t0) / self.updates_between(self.first, step)
             demo = demo_of(self.preset)
             hint = f"; `--preset {demo}` is its CPU-sized version" if demo else ""
-            tqdm.write(f"about {format_duration(per_step * (self.steps - step))} more for the {self.steps - step:,} "
-                       f"steps left, on this machine{hint}")  # fmt: skip
+            tqdm.write(f"about {format_duration(per_update * self.updates_between(step, self.steps))} more for the "
+                       f"{self.steps - step:,} steps left, on this machine{hint}")  # fmt: skip
             self.t0 = None
 
 
