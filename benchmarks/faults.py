@@ -85,7 +85,7 @@ def kill_drill(root: str, kills: int) -> Row:
         ok, step = latest_loads(run_dir)
         row.corrupt += not ok
         row.lost += max(0, newest_saved_step(run_dir) - step)
-        rc, out = run([*TRAIN[:3], "--resume", run_dir, "--steps", str(max(step, 0) + 2), "--no-progress"])
+        rc, out = run([*TRAIN[:4], "--resume", run_dir, "--steps", str(max(step, 0) + 2), "--no-progress"])
         row.saw(rc, out)
         row.failed += rc != 0
     return row
@@ -142,7 +142,8 @@ def divergence_drill(root: str) -> Row:
     row = Row("divergence, ckpt_every=10")
     run_dir = os.path.join(root, "diverge")
     jump = "{kind: step, at: [0.5], gamma: 1.0e10}"
-    rc, out = run([*TRAIN, "--preset", "dcgan", "--data", "fake", "--image-size", "16", "--steps", "100", "--out", run_dir,
+    rc, out = run([*TRAIN[:4], "--preset", "dcgan", "--data", "fake", "--image-size", "16", "--steps", "100", "--out", run_dir,
+                   "--no-progress", "--no-tensorboard",
                    "model.g={width: 4}", "model.d={width: 4}", "channels=1", "batch_size=8", "log_every=50", "ckpt_every=10",
                    f"opt_g.schedule={jump}", f"opt_d.schedule={jump}"])  # fmt: skip
     row.trials = 1
@@ -175,25 +176,29 @@ def folder_drill(root: str) -> Row:
     cases = {}
     base = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
 
-    def folder(name, extra):
+    def folder(name, extra, expect):
+        """expect: None to train (the bad file skipped or read right), or the file the error must name."""
         path = os.path.join(root, name)
         os.makedirs(path)
         for k in range(8):
             Image.fromarray(base).save(os.path.join(path, f"{k}.png"))
         extra(path)
-        cases[name] = path
+        cases[name] = path, expect
 
-    folder("fifo", lambda p: os.mkfifo(os.path.join(p, "pipe.png")))
-    folder("sixteen-bit", lambda p: Image.fromarray(np.linspace(0, 65535, 32 * 32).astype(np.uint16).reshape(32, 32)).save(os.path.join(p, "g16.png")))
-    folder("link-loop", lambda p: os.symlink(p, os.path.join(p, "loop")))
-    folder("bomb", lambda p: Image.new("L", (15000, 15000)).save(os.path.join(p, "bomb.png")))
-    folder("truncated", lambda p: open(os.path.join(p, "cut.jpg"), "wb").write(b"\xff\xd8\xff\xe0" + b"\0" * 100))
-    for name, path in cases.items():
-        rc, out = run([*TRAIN[:3], "--data", path, "--image-size", "16", "--steps", "2", "--out", os.path.join(root, f"run-{name}"),
+    folder("fifo", lambda p: os.mkfifo(os.path.join(p, "pipe.png")), None)  # skipped with a warning
+    folder("sixteen-bit", lambda p: Image.fromarray(np.linspace(0, 65535, 32 * 32).astype(np.uint16).reshape(32, 32)).save(os.path.join(p, "g16.png")), None)
+    folder("link-loop", lambda p: os.symlink(p, os.path.join(p, "loop")), None)  # each real folder read once
+    folder("bomb", lambda p: Image.new("L", (15000, 15000)).save(os.path.join(p, "bomb.png")), "bomb.png")
+    folder("truncated", lambda p: open(os.path.join(p, "cut.jpg"), "wb").write(b"\xff\xd8\xff\xe0" + b"\0" * 100), "cut.jpg")
+    for name, (path, expect) in cases.items():
+        rc, out = run([*TRAIN[:4], "--data", path, "--image-size", "16", "--steps", "2", "--out", os.path.join(root, f"run-{name}"),
                        "--no-progress", "--no-tensorboard", "batch_size=4", "model.g.width=4", "model.d.width=4"])  # fmt: skip
         row.trials += 1
         row.saw(rc, out)
-        row.failed += rc not in (0, 2) or (rc == 2 and "ganforge: error:" not in out)
+        wanted = rc == 0 if expect is None else rc == 2 and "ganforge: error:" in out and expect in out and "usage:" not in out
+        row.failed += not wanted
+        if not wanted:
+            print(f"broken folder {name}: exit {rc}: {out.strip().splitlines()[-1:] or ''}")
     return row
 
 
