@@ -130,3 +130,18 @@ def test_without_timm_the_error_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "timm", None)  # what an uninstalled package looks like to import
     with pytest.raises(GanforgeError, match=r"DINOv2 features need timm: pip install 'ganforge\[dinov2\]'"):
         DINOv2("dinov2-vits14", random_weights=True)
+
+
+@pytest.mark.parametrize("space", list(ARCHS))
+def test_every_size_gives_its_documented_width(space):
+    """ViT-S/B/L at 224x224: 16x16 patches + the class token, CLS token of 384/768/1,024 (shapes only:
+    built on the meta device, no memory, no arithmetic)."""
+    import timm
+
+    arch = ARCHS[space]
+    with torch.device("meta"):
+        net = timm.create_model(arch.timm_name, pretrained=False, num_classes=0, img_size=224)
+        out = net(torch.zeros(2, 3, 224, 224))
+    assert out.shape == (2, arch.dim) and net.pos_embed.shape == (1, 257, arch.dim)
+    assert {"dinov2-vits14": 384, "dinov2-vitb14": 768, "dinov2-vitl14": 1024}[space] == arch.dim
+    assert arch.url.endswith(f"dinov2_{space[7:]}_pretrain.pth")
