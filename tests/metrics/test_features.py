@@ -11,7 +11,9 @@ from torch import nn
 
 import torch_fidelity.feature_extractor_inceptionv3 as tf_inception
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.metrics.features import InceptionV3, ModuleFeatures, extract, inception_v3, to_uint8
+from ganforge.metrics.features import (
+    InceptionV3, ModuleFeatures, PixelFeatures, extract, feature_space_of, inception_v3, to_uint8,
+)
 from ganforge.metrics.protocol import state_dict_sha256
 
 
@@ -56,7 +58,8 @@ def test_a_classifier_gives_features_and_logits():
     torch.testing.assert_close(feats, net.body(x))
     torch.testing.assert_close(logits, net(x))
     assert ex.describe() == {
-        "extractor": "tiny", "extractor_weights_sha256": state_dict_sha256(net), "resize": "none (native resolution)"
+        "extractor": "tiny", "extractor_weights_sha256": state_dict_sha256(net), "resize": "none (native resolution)",
+        "feature_space": "evaluator", "input_size": None,
     }
 
 
@@ -82,6 +85,29 @@ def test_inputs_are_resized_to_the_evaluator(monkeypatch):
     ex = ModuleFeatures(net, image_size=8, channels=1)
     feats = ex(images(c=3, size=16))
     assert feats.shape == (6, 16) and "8x8" in ex.resize
+
+
+def test_pixel_features_are_the_flattened_images():
+    x = images(n=4, c=3, size=8)
+    ex = PixelFeatures(native_size=8)
+    feats, logits = ex.features_and_logits(x)
+    assert feats.shape == (4, 3 * 8 * 8) and logits is None and not ex.has_logits
+    torch.testing.assert_close(feats, x.flatten(1), rtol=0, atol=0)
+    assert ex.describe() == {"extractor": "pixels", "extractor_weights_sha256": None, "resize": "none (the data's own size)",
+                             "feature_space": "pixels", "input_size": 8}  # fmt: skip
+    small = PixelFeatures(size=4)  # resized first, as the offline evaluator resizes
+    assert small(x).shape == (4, 3 * 4 * 4) and small.describe()["input_size"] == 4
+    assert small.resize == "legacy-tensor: antialiased bilinear to 4x4"
+    with pytest.raises(ConfigError, match="gives no class logits"):
+        ex.logits(x)
+
+
+def test_cards_from_before_feature_spaces_read_their_space_off_the_extractor():
+    assert feature_space_of({"extractor": "inception-v3-compat"}) == "inception"
+    assert feature_space_of({"extractor": "points (identity)"}) == "points"
+    assert feature_space_of({"extractor": "cnn-digits classifier", "resize": "none"}) == "evaluator"
+    assert feature_space_of({"extractor": None}) is None and feature_space_of({}) is None
+    assert feature_space_of({"extractor": "vit_small_patch14_dinov2", "feature_space": "dinov2-vits14"}) == "dinov2-vits14"
 
 
 def test_extract_in_batches_equals_one_pass():

@@ -20,8 +20,18 @@ def test_card_json_is_valid_and_complete():
     assert data == {
         "metric": "modes/kl", "value": "inf", "n_gen": 100, "n_ref": None, "ref_split": "test",
         "extractor": "mnist-cnn", "extractor_weights_sha256": "ab" * 32, "resize": "none", "seed": 3,
+        "feature_space": None, "input_size": None,
         "warnings": ["few samples"], "extra": {"histogram": [1, 2], "t": [0.5], "x": 2.0},
     }
+
+
+def test_cards_written_before_feature_spaces_still_load():
+    old = {"metric": "fid", "value": 3.5, "n_gen": 100, "n_ref": 100, "ref_split": "test",
+           "extractor": "inception-v3-compat", "extractor_weights_sha256": "ab" * 32, "resize": "uint8 ...",
+           "seed": 0, "warnings": [], "extra": {}}  # fmt: skip
+    card = ProtocolCard(**old)
+    assert card.feature_space is None and card.input_size is None
+    assert json.loads(card.to_json()) == {**old, "feature_space": None, "input_size": None}
 
 
 def test_weights_hash_follows_the_tensors_not_the_file(tmp_path):

@@ -9,6 +9,8 @@ from ..metrics import list_metrics
 
 
 def register(sub) -> None:
+    from ..metrics.evaluator import FEATURE_SPACES
+
     names = ", ".join(n for n, _ in list_metrics())
     p = sub.add_parser(
         "eval", help="score a GAN run (FID, KID, IS, precision/recall, density/coverage, modes, memorization)",
@@ -21,10 +23,15 @@ def register(sub) -> None:
     p.add_argument("--ckpt", default="latest", help="checkpoint: latest (default), best, or a step number")
     p.add_argument("--evaluator", default="auto", help="auto, offline, inception, none, or a classifier run folder")
     p.add_argument("--inception-weights", metavar="PATH", help="local Inception-v3 weights (pt_inception-2015-12-05)")
+    # Checked by the library (check_feature_options), as --resize is, for one error line.
+    p.add_argument("--features", metavar="SPACE", help=f"feature space of FID/KID/PR/DC/memorization: "
+                   f"{', '.join(FEATURE_SPACES)} (default: the evaluator's, as --evaluator picks it)")  # fmt: skip
+    p.add_argument("--features-weights", metavar="PATH", help="local weights of the --features network "
+                   "(e.g. dinov2_vits14_pretrain.pth, or a timm state dict)")  # fmt: skip
     # Checked by the library, not argparse `choices`, so a bad value is one `ganforge: error:` line.
     p.add_argument("--resize", metavar="METHOD", help="how images are resized for the evaluator network: "
                    "legacy-tensor (default; torch-fidelity's TF1 bilinear for Inception, antialiased bilinear for "
-                   "the offline evaluator) or pil-bicubic (clean-fid's PIL bicubic on uint8 images)")  # fmt: skip
+                   "the offline evaluator and DINOv2) or pil-bicubic (clean-fid's PIL bicubic on uint8 images)")  # fmt: skip
     p.add_argument("--cache-dir", help="where offline evaluators are cached (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     p.add_argument("--n-ref", type=int, help="held-out real samples (default: as many as generated, at most the test split)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
@@ -36,13 +43,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     from ..metrics.evaluate import check_metric_names, default_metrics, prepare_reference, score
-    from ..metrics.evaluator import resolve_evaluator
+    from ..metrics.evaluator import check_feature_options, resolve_evaluator
     from ..metrics.features import check_resize_method
     from ..metrics.records import append_cards
     from ..runs import generate, latest_checkpoint, load_run
     from ..runtime.rundir import require_run_dir
 
-    resize = check_resize_method(args.resize)  # a bad value fails before the run is loaded
+    resize = check_resize_method(args.resize)  # bad values fail before the run is loaded
+    check_feature_options(args.features, args.evaluator, args.inception_weights, args.features_weights)
     require_run_dir(args.run_dir)
     if not os.path.isdir(os.path.join(args.run_dir, "checkpoints")):
         raise CheckpointError(f"{args.run_dir} has no checkpoints yet: nothing to score (train it first)")
@@ -51,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if hasattr(run.algorithm, "evaluate_run"):  # image-to-image translation: its own cards (metrics/translation.py)
         if args.resize not in (None, "legacy-tensor"):
             raise ConfigError("--resize is not wired into translation scores yet; leave it out for this run")
+        if args.features not in (None, "evaluator") or args.features_weights:
+            raise ConfigError("--features is not wired into translation scores yet; leave it out for this run")
         families = args.metrics.split(",") if args.metrics else None
         cards, note = run.algorithm.evaluate_run(run, args.n, args.seed, args.evaluator, args.inception_weights,
                                                  args.cache_dir, args.device, families)  # fmt: skip
@@ -64,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
 
     info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root, skip_bad_images=cfg.skip_bad_images)
     ev = resolve_evaluator(cfg.data, info.kind, info.num_classes, args.evaluator, args.inception_weights,
-                           args.cache_dir, cfg.data_root, args.device, resize)  # fmt: skip
+                           args.cache_dir, cfg.data_root, args.device, resize, features=args.features,
+                           features_weights=args.features_weights, resolution=info.resolution)  # fmt: skip
     names = names or default_metrics(info.kind, ev)
     # Class-conditional runs: the classes G is asked for (as `generate` draws them) are scored too.
     classes = run.algorithm.latent_labels(cfg, run.num_classes, args.n) if cfg.model.conditional_g else None
@@ -111,8 +122,10 @@ def format_table(cards: list, step: int, evaluator_note: str) -> str:
             if w not in seen:
                 seen.add(w)
                 lines.append(f"  warning ({c.metric}): {w}")
-    protos = {(c.extractor, c.extractor_weights_sha256, c.resize, c.ref_split, c.seed) for c in cards}
-    for ex, sha, resize, split, seed in sorted(protos, key=str):
-        lines.append(f"protocol: extractor {ex or '-'} (sha256 {sha[:16] + '…' if sha else '-'}), resize {resize or '-'}, "
+    protos = {(c.extractor, c.extractor_weights_sha256, c.feature_space, c.input_size, c.resize, c.ref_split, c.seed)
+              for c in cards}  # fmt: skip
+    for ex, sha, space, size, resize, split, seed in sorted(protos, key=str):
+        lines.append(f"protocol: extractor {ex or '-'} (sha256 {sha[:16] + '…' if sha else '-'}), feature space "
+                     f"{space or '-'}, input {f'{size}x{size}' if size else '-'}, resize {resize or '-'}, "
                      f"reference split {split}, seed {seed}")  # fmt: skip
     return "\n".join(lines)

@@ -106,11 +106,16 @@ def prepare_reference(
 
 
 def _check_available(names: list[str], ref: Reference, ev: Evaluator) -> None:
+    space = getattr(ev.extractor, "space", None)
     for name in names:
         if name in FEATURE_METRICS and ev.extractor is None:
             raise ConfigError(f"metric '{name}' needs features, and there is no evaluator: {ev.note}")
         if name == "is" and not getattr(ev.extractor, "has_logits", False):
-            raise ConfigError(f"metric 'is' needs class logits; {ev.extractor.name if ev.extractor else 'no evaluator'} gives none")
+            raise ConfigError(f"metric 'is' needs class logits; {ev.extractor.name if ev.extractor else 'no evaluator'} "
+                              "gives none (IS reads Inception-v3's: --features inception)")  # fmt: skip
+        if name in ("modes", "conditional") and ref.kind == "image" and space not in (None, "evaluator", "inception"):
+            raise ConfigError(f"metric '{name}' needs the data's classes, and the {space} feature space has none: "
+                              "score it in the evaluator's space (--features evaluator, the default)")  # fmt: skip
         if name == "modes" and ref.kind == "points" and ref.data not in MIXTURES:
             raise ConfigError(f"metric 'modes' on points knows the mixtures {', '.join(MIXTURES)}, not '{ref.data}'")
         if name == "modes" and ref.kind == "image" and not ev.num_classes:

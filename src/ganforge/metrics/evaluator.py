@@ -11,6 +11,21 @@ An `Evaluator` bundles a feature extractor (features.py) with what it can say ab
 
 `resize` picks how images are resized for the network (features.py: legacy-tensor, the default, or
 pil-bicubic); 2D points and `none` resize nothing, so it is only checked there.
+
+The feature space (`--features`) picks the network of the feature metrics (FID, KID, precision/recall,
+density/coverage, memorization's feature half) without touching how the evaluator is chosen:
+
+    (absent)    what --evaluator picks, as before the choice existed (so no existing score moves)
+    evaluator   the same, said out loud: an error where --evaluator gives no features
+    inception   Inception-v3 pool3 (2,048-D), as --evaluator inception
+    dinov2-vits14, dinov2-vitb14, dinov2-vitl14   DINOv2's CLS token (384/768/1,024-D; dinov2.py)
+    pixels      the flattened pixels at the data's own size (features.PixelFeatures)
+
+Any space but `evaluator` replaces the evaluator for that call: one network scores every card of it, so
+the cards share one protocol. Those spaces carry no classes of the data, so IS (only Inception has the
+logits it reads), modes and conditional accuracy are refused when asked for and left out of the default
+set. `--evaluator` other than auto (or inception with inception) alongside such a space names a second
+network and is refused, as are weights for a network the call does not use (`check_feature_options`).
 """
 from __future__ import annotations
 
@@ -22,11 +37,15 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, DataError
-from .features import FeatureExtractor, ModuleFeatures, check_resize_method, inception_v3
+from ..registry import unknown_name_message
+from .dinov2 import ARCHS as DINOV2_ARCHS
+from .features import POINTS_NAME, FeatureExtractor, ModuleFeatures, PixelFeatures, check_resize_method, inception_v3
 from .modes import classify_stacked_mnist
 from .offline_evaluator import PER_CHANNEL_SOURCE, evaluator_dir, read_facts
 
 EVALUATORS = ("auto", "offline", "inception", "none")
+FEATURE_SPACES = ("inception", *DINOV2_ARCHS, "evaluator", "pixels")
+WEIGHTED_SPACES = ("inception", *DINOV2_ARCHS)  # the spaces whose network reads a weights file
 
 
 @dataclass
@@ -40,7 +59,8 @@ class Evaluator:
 class PointFeatures(FeatureExtractor):
     """2D points are their own features: FID/KID/PR on the plane, no network."""
 
-    name = "points (identity)"
+    name = POINTS_NAME
+    space = "points"
     resize = "none"
 
     def __init__(self):
@@ -59,6 +79,7 @@ class PerChannelFeatures(FeatureExtractor):
         self.digit = digit
         self.name = f"per-channel {digit.name}"
         self.resize = f"each channel as a grey image: {digit.resize}"
+        self.input_size = digit.input_size
         super().__init__(digit.network, digit.device)
 
     @torch.no_grad()
@@ -78,11 +99,15 @@ class RankSplitFeatures(FeatureExtractor):
     def __init__(self, inner: FeatureExtractor, world, device: torch.device):
         self.inner, self.world, self.comm_device = inner, world, device
         self.name, self.resize, self.has_logits = inner.name, inner.resize, inner.has_logits
+        self.space, self.input_size = inner.space, inner.input_size
         self.network, self.device = inner.network, inner.device
 
     @property
-    def weights_hash(self) -> str:
+    def weights_hash(self) -> str | None:
         return self.inner.weights_hash
+
+    def describe(self) -> dict:
+        return self.inner.describe()
 
     def features_and_logits(self, images: torch.Tensor):
         from ..runtime.distributed import gather_rows
@@ -121,21 +146,78 @@ def classifier_evaluator(
     return Evaluator(ex, shape["num_classes"], lambda x: ex.logits(x).argmax(1), f"{name}{accuracy}")
 
 
+def check_feature_options(
+    features: str | None, evaluator: str = "auto", inception_weights: str | None = None,
+    features_weights: str | None = None,
+) -> str | None:
+    """`features` (None: the evaluator's, as before the choice existed) checked with the flags it could
+    contradict; one ConfigError for an unknown space or a contradictory combination (module docstring)."""
+    if features is not None and features not in FEATURE_SPACES:
+        raise ConfigError(unknown_name_message("feature space", features, list(FEATURE_SPACES)))
+    own_network = features not in (None, "evaluator")  # the space names its own network
+    if own_network and evaluator not in ("auto", features):
+        raise ConfigError(
+            f"--features {features} and --evaluator {evaluator} name two different networks: --evaluator picks "
+            "the features only under --features evaluator (the default); leave one of them out"
+        )
+    if inception_weights and own_network and features != "inception":
+        raise ConfigError(f"--inception-weights are unused with --features {features}, which reads no Inception-v3; "
+                          "leave them out (a DINOv2 file goes to --features-weights)")  # fmt: skip
+    if features_weights and features not in WEIGHTED_SPACES:
+        raise ConfigError(f"--features-weights is for --features {', '.join(WEIGHTED_SPACES)}; "
+                          f"--features {features or 'evaluator (the default)'} reads no weights file")  # fmt: skip
+    if features_weights and inception_weights:
+        raise ConfigError("Inception-v3's weights are given twice (--inception-weights and --features-weights): keep one")
+    return features
+
+
+def feature_space_evaluator(
+    space: str, weights: str | None = None, device="cpu", resize: str | None = None, resolution: int | None = None
+) -> Evaluator:
+    """An Evaluator with the features of one space other than 'evaluator' and no data classes.
+    `resolution` is the data's side, which the card of `pixels` names."""
+    if space == "inception":
+        ex = inception_v3(weights, device, resize)
+        return Evaluator(ex, None, None, "Inception-v3 (ImageNet classes: no class-based scores for this data)")
+    if space == "pixels":
+        ex = PixelFeatures(native_size=resolution, device=device, resize=resize)
+        return Evaluator(ex, None, None, "pixels, flattened (no network, no classes: no IS, modes or conditional accuracy)")
+    from .dinov2 import DINOv2
+
+    ex = DINOv2(space, weights, device, resize)
+    return Evaluator(ex, None, None, f"DINOv2 {ex.arch.label} CLS token, {ex.arch.dim}-D (no class logits: no IS, "
+                                     "modes or conditional accuracy)")  # fmt: skip
+
+
 def resolve_evaluator(
     data: str, kind: str, num_classes: int, evaluator: str = "auto", inception_weights: str | None = None,
     cache_dir: str | None = None, data_root: str | None = None, device="cpu", resize: str | None = None,
+    *, features: str | None = None, features_weights: str | None = None, resolution: int | None = None,
 ) -> Evaluator:
-    """The evaluator for a run on `data` (kind 'image' or 'points'); see the module docstring."""
+    """The evaluator for a run on `data` (kind 'image' or 'points'), in feature space `features` (None:
+    the evaluator's own); see the module docstring. `resolution` is the data's side (for `pixels`)."""
     resize = check_resize_method(resize)
+    features = check_feature_options(features, evaluator, inception_weights, features_weights)
     if kind == "points":
         if evaluator not in ("auto", "none"):
             raise ConfigError(f"2D point data are scored on the plane; evaluator '{evaluator}' does not apply")
+        if features not in (None, "evaluator"):
+            raise ConfigError(f"2D point data are scored on the plane; --features {features} does not apply")
         return Evaluator(PointFeatures(), None, None, "2D points scored directly")
+    if features not in (None, "evaluator"):
+        return feature_space_evaluator(features, features_weights or inception_weights, device, resize, resolution)
+    ev = _image_evaluator(data, num_classes, evaluator, inception_weights, cache_dir, data_root, device, resize)
+    if features == "evaluator" and ev.extractor is None:
+        raise ConfigError(f"--features evaluator: the evaluator gives no features here ({ev.note})")
+    return ev
+
+
+def _image_evaluator(data, num_classes, evaluator, inception_weights, cache_dir, data_root, device, resize) -> Evaluator:
+    """What --evaluator picks for image data (the module docstring's table)."""
     if evaluator == "none":
         return Evaluator(None, None, None, "no evaluator: pixel-space memorization only")
     if evaluator == "inception" or (evaluator == "auto" and inception_weights):
-        ex = inception_v3(inception_weights, device, resize)
-        return Evaluator(ex, None, None, "Inception-v3 (ImageNet classes: no class-based scores for this data)")
+        return feature_space_evaluator("inception", inception_weights, device, resize)
     if evaluator == "offline" or (evaluator == "auto" and (num_classes > 0 or data in PER_CHANNEL_SOURCE)):
         return load_offline_evaluator(data, cache_dir, data_root, device, resize)
     if evaluator == "auto":

@@ -1,13 +1,15 @@
 """Feature extractors behind one small interface.
 
     ex.name             a short name for protocol cards ('inception-v3-compat', 'mnist-classifier', ...)
-    ex.weights_hash     SHA-256 of the network's state dict (see protocol.state_dict_sha256)
+    ex.space            the feature space it gives ('inception', 'dinov2-vits14', 'evaluator', 'pixels', 'points')
+    ex.weights_hash     SHA-256 of the network's state dict (see protocol.state_dict_sha256); None without weights
     ex.resize           how images are brought to the network's input size, in words
+    ex.input_size       the side in pixels the network reads (299, 224, the classifier's); None: as given
     ex(images)          (N, C, H, W) in [-1, 1] -> (N, D) float32 features on the CPU
     ex.logits(images)   (N, K) class logits (for IS and mode coverage), where the network has them
     ex.features_and_logits(images)   both from one forward pass
 
-Two kinds:
+The kinds:
 
 - `InceptionV3` — the standard FID/KID/IS/precision-recall network, through torch-fidelity's port of the
   TensorFlow FID Inception: pool3 features (2,048-D) and 1,008 class logits (IS uses all of them, as
@@ -20,6 +22,8 @@ Two kinds:
                          nn.Linear (the class head); else module.features(x); flattened to (N, D)
   at the module's own resolution and channels (give `image_size` and `channels` to have inputs resized
   first). A small classifier trained on the real data (tools/classify) fits this as it is.
+- `PixelFeatures` — the pixels themselves, flattened: no network, no weights, always available.
+- `DINOv2` (dinov2.py) — a self-supervised ViT's CLS token at 224x224, through timm.
 
 Resizing to the network's input (`resize=`, the card's `resize` field starts with the method's name):
 
@@ -32,8 +36,9 @@ Resizing to the network's input (`resize=`, the card's `resize` field starts wit
   For Inception the result is rounded to uint8 once more, because torch-fidelity's network only takes
   uint8 (clean-fid feeds the floats); at 299x299 its own bilinear step is then the identity.
 
-Changing the default would move every existing score, so both extractors keep `legacy-tensor` unless asked.
-Cards written before this choice existed name no method; `resize_method(card.resize)` reads them as legacy.
+Changing the default would move every existing score, so every extractor keeps `legacy-tensor` unless asked.
+Cards written before this choice existed name no method; `resize_method(card.resize)` reads them as legacy;
+cards written before feature spaces existed name none; `feature_space_of(card)` reads it off their extractor.
 
 `extract(ex, images)` runs an extractor over many images in batches.
 """
@@ -54,6 +59,7 @@ from .protocol import state_dict_sha256
 RESIZE_METHODS = ("legacy-tensor", "pil-bicubic")
 DEFAULT_RESIZE = "legacy-tensor"
 INCEPTION_NAME = "inception-v3-compat"  # torch-fidelity's name for the TF-FID Inception port
+POINTS_NAME = "points (identity)"  # 2D points are their own features (evaluator.PointFeatures)
 INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 )
@@ -80,6 +86,18 @@ def resize_method(card_resize: str | None) -> str | None:
         return None
     head = card_resize.split(":", 1)[0]
     return head if head in RESIZE_METHODS else "legacy-tensor"
+
+
+def feature_space_of(card: dict) -> str | None:
+    """The feature space a metrics.jsonl line (a card's fields) was measured in: its `feature_space`, or for
+    cards from before that field existed, what their extractor implies (Inception, 2D points, else the
+    offline evaluator, the only other extractor there was); None where no features were used."""
+    if card.get("feature_space"):
+        return card["feature_space"]
+    extractor = card.get("extractor")
+    if not extractor:
+        return None
+    return {INCEPTION_NAME: "inception", POINTS_NAME: "points"}.get(extractor, "evaluator")
 
 
 def pil_bicubic_resize(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -113,7 +131,9 @@ class FeatureExtractor:
     """Base of the interface above; subclasses implement `_forward(images) -> (features, logits | None)`."""
 
     name: str = "extractor"
+    space: str = "evaluator"
     resize: str = "none"
+    input_size: int | None = None
     has_logits: bool = False
 
     def __init__(self, network: nn.Module, device: str | torch.device = "cpu"):
@@ -122,14 +142,17 @@ class FeatureExtractor:
         self._hash: str | None = None
 
     @property
-    def weights_hash(self) -> str:
+    def weights_hash(self) -> str | None:
         if self._hash is None:  # hashing 24M Inception weights takes a moment: do it once, when asked
             self._hash = state_dict_sha256(self.network)
         return self._hash
 
     def describe(self) -> dict:
         """Protocol-card fields for features from this extractor (to splat into EvalInputs)."""
-        return {"extractor": self.name, "extractor_weights_sha256": self.weights_hash, "resize": self.resize}
+        return {
+            "extractor": self.name, "extractor_weights_sha256": self.weights_hash, "resize": self.resize,
+            "feature_space": self.space, "input_size": self.input_size,
+        }  # fmt: skip
 
     def _forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         raise NotImplementedError
@@ -159,8 +182,10 @@ class InceptionV3(FeatureExtractor):
     """
 
     name = INCEPTION_NAME
+    space = "inception"
     has_logits = True
     SIZE = 299
+    input_size = SIZE
     RESIZES = {
         "legacy-tensor": "legacy-tensor: uint8 quantisation, grey->RGB, torch-fidelity TF1-compatible bilinear "
         "to 299x299",
@@ -260,6 +285,7 @@ class ModuleFeatures(FeatureExtractor):
                 )
         self.name = name or type(module).__name__
         self.image_size, self.channels = image_size, channels
+        self.input_size = image_size
         how = {"legacy-tensor": "antialiased bilinear", "pil-bicubic": "uint8 quantisation, PIL bicubic per channel"}
         self.resize = (
             f"{self.resize_method}: {how[self.resize_method]} to {image_size}x{image_size}"
@@ -294,6 +320,41 @@ class ModuleFeatures(FeatureExtractor):
                 f"got {tuple(features.shape)} and {tuple(logits.shape)}"
             )
         return features, logits
+
+
+class PixelFeatures(FeatureExtractor):
+    """The pixels as features: (N, C, H, W) in [-1, 1] -> (N, C*H*W), at the data's own size unless
+    `size` is given (then resized by `resize` as the offline evaluator is). No network and no weights
+    (`weights_hash` is None): cheap and always there, but blind to what makes images alike to a person —
+    a one-pixel shift moves a sample far. FID's covariance is D x D, so its cost grows as D^3: fine up to
+    32x32 RGB (3,072-D), slow beyond."""
+
+    name = "pixels"
+    space = "pixels"
+
+    def __init__(
+        self, size: int | None = None, native_size: int | None = None, device: str | torch.device = "cpu",
+        resize: str | None = None,
+    ):  # fmt: skip
+        self.resize_method = check_resize_method(resize)
+        self.size = size
+        self.input_size = size or native_size  # the card names the side the pixels were read at
+        how = {"legacy-tensor": "antialiased bilinear", "pil-bicubic": "uint8 quantisation, PIL bicubic per channel"}
+        self.resize = f"{self.resize_method}: {how[self.resize_method]} to {size}x{size}" if size else "none (the data's own size)"
+        super().__init__(nn.Identity(), device)
+
+    @property
+    def weights_hash(self) -> None:
+        return None  # nothing learned to hash
+
+    def _forward(self, images):
+        if self.size is not None and self.resize_method == "pil-bicubic":
+            images = pil_resize_float(images, self.size)
+        elif self.size is not None:
+            from ..data.base import resize_images
+
+            images = resize_images(images, self.size, None)
+        return images.flatten(1), None
 
 
 def inception_v3(

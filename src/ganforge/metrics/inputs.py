@@ -16,8 +16,8 @@ from ..errors import ConfigError
 class EvalInputs:
     """Everything a metric may read. Shapes: N generated, M reference, T training samples.
 
-    Features come from one extractor (see `features.py`); `describe_extractor(ex)` fills the three
-    extractor fields. Images are in [-1, 1], shaped (n, C, H, W).
+    Features come from one extractor (see `features.py`); `ex.describe()` fills the five protocol
+    fields that describe it (extractor, weights hash, resize, feature space, input size). Images are in [-1, 1], shaped (n, C, H, W).
     """
 
     gen_features: torch.Tensor | None = None  # (N, D) evaluator features of generated samples
@@ -38,6 +38,8 @@ class EvalInputs:
     extractor: str | None = None
     extractor_weights_sha256: str | None = None
     resize: str | None = None
+    feature_space: str | None = None
+    input_size: int | None = None
     seed: int = 2020  # torch-fidelity's default, so subset draws match its own
 
     def require(self, metric: str, *names: str) -> None:
@@ -54,6 +56,8 @@ class EvalInputs:
             "extractor_weights_sha256": self.extractor_weights_sha256,
             "resize": self.resize,
             "seed": self.seed,
+            "feature_space": self.feature_space,
+            "input_size": self.input_size,
         }
 
     def heldout(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -179,7 +179,7 @@ def memorization_metric(inputs: EvalInputs, quantile: float = 0.01, png_path: st
     protocol = inputs.protocol()
     protocol["ref_split"] = "train"  # compared against the training images
     if not use_features:
-        protocol.update(extractor=None, extractor_weights_sha256=None, resize=None)
+        protocol.update(extractor=None, extractor_weights_sha256=None, resize=None, feature_space=None, input_size=None)
     n_gen = len(inputs.gen_images if use_pixels else inputs.gen_features)
     n_train = extra["n_train"]
     card = ProtocolCard("memorization", report.share, n_gen, n_train, **protocol, warnings=warnings, extra=extra)

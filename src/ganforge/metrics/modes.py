@@ -170,7 +170,8 @@ def _cards(
     }
     protocol = inputs.protocol()
     if setting.startswith("mixture"):
-        protocol.update(extractor=None, extractor_weights_sha256=None, resize=None)  # points are scored directly
+        # points are scored directly
+        protocol.update(extractor=None, extractor_weights_sha256=None, resize=None, feature_space=None, input_size=None)
     scores = [("modes/covered", float(cov.modes_covered)), ("modes/kl", cov.kl_gen_data)]
     if with_quality:
         scores.append(("modes/high_quality", cov.high_quality_share))

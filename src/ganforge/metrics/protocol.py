@@ -2,8 +2,11 @@
 
 A card names the metric and its value, the number of generated and reference samples, the reference
 split, the feature extractor and a SHA-256 of its weights, how images were resized for it, the seed of
-any random subsetting, and warnings when the sample sizes are too small for the number to be reliable.
-Two FIDs are comparable only when their cards match (apart from the value).
+any random subsetting, the feature space and the side in pixels the extractor read, and warnings when
+the sample sizes are too small for the number to be reliable. Two FIDs are comparable only when their
+cards match (apart from the value): an FID in DINOv2's space and one in Inception's are different numbers.
+Cards written before `feature_space` and `input_size` existed lack them; they load with both None
+(`features.feature_space_of` reads the space off their extractor).
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ class ProtocolCard:
     extractor_weights_sha256: str | None = None
     resize: str | None = None
     seed: int | None = None
+    feature_space: str | None = None  # 'inception', 'dinov2-vits14', 'evaluator', 'pixels', 'points'; None: no features
+    input_size: int | None = None  # side in pixels the extractor read (299, 224, ...); None: as given
     warnings: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -1,8 +1,8 @@
 """The run's metrics folder: one JSON line per score, and the best checkpoint's reason.
 
     metrics/metrics.jsonl   one line per score: a ProtocolCard's fields (metric, value, n_gen, n_ref,
-                            ref_split, extractor, extractor_weights_sha256, resize, seed, warnings,
-                            extra) plus step (the checkpoint's generator step), source ('eval' for
+                            ref_split, extractor, extractor_weights_sha256, resize, seed, feature_space,
+                            input_size, warnings, extra) plus step (the checkpoint's generator step), source ('eval' for
                             `ganforge eval`, 'train' for in-training evaluation), checkpoint and time
     metrics/best.json       {metric, value, step, higher_is_better, time}: why checkpoints/ckpt-best.pt
                             is the best one

@@ -194,7 +194,7 @@ def _samples(info: RunInfo) -> str:
 
 
 def _card_table(card: dict) -> str:
-    keys = ("metric", "value", "step", "n_gen", "n_ref", "ref_split", "extractor", "extractor_weights_sha256", "resize", "seed", "source", "checkpoint", "time")
+    keys = ("metric", "value", "step", "n_gen", "n_ref", "ref_split", "feature_space", "extractor", "extractor_weights_sha256", "input_size", "resize", "seed", "source", "checkpoint", "time")
     rows = "".join(f"<tr><th>{k}</th><td>{ESC(number(card.get(k)))}</td></tr>" for k in keys if card.get(k) is not None)
     warnings = "".join(f"<li>{ESC(str(w))}</li>" for w in card.get("warnings") or [])
     warn = f'<ul class="warnings">{warnings}</ul>' if warnings else ""
