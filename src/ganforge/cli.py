@@ -16,7 +16,7 @@ from .errors import GanforgeError
 WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
 
 # Modules under ganforge.commands, in the order `ganforge --help` lists them.
-COMMAND_MODULES = ["train", "generate", "listing", "schedule", "classify", "lr_find", "stylize", "saliency", "eval", "fit_evaluator", "diagnose", "report", "runs", "interpolate", "translate", "traverse"]
+COMMAND_MODULES = ["train", "generate", "listing", "schedule", "classify", "lr_find", "stylize", "saliency", "eval", "compare", "fit_evaluator", "diagnose", "report", "runs", "interpolate", "translate", "traverse"]
 
 
 def build_parser() -> argparse.ArgumentParser:

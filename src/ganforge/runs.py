@@ -4,10 +4,12 @@
     result = train(cfg)                     # a new numbered run folder, trained to cfg.steps
     result = resume("runs/00007-dcgan-mnist5k", [{"steps": 6000}])
     run = load_run("runs/00007-dcgan-mnist5k"); images = generate(run, 64)
+    chosen = select_checkpoints("runs/00007-dcgan-mnist5k", "1000:5000:1000")   # [(1000, "1000"), ...]
 """
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +21,7 @@ from .errors import CheckpointError, ConfigError
 from .data import DataSpec
 from .algorithms import get_algorithm
 from .runtime import distributed
-from .runtime.checkpoint import load_checkpoint, load_into, remove_stale_temp_files
+from .runtime.checkpoint import list_checkpoints, load_checkpoint, load_into, remove_stale_temp_files
 from .runtime.rundir import RunLock, claim_run_dir, new_run_dir, refuse_existing_run, require_run_dir, slug
 from .stored import from_stored
 from .train.ema import make_ema
@@ -175,6 +177,55 @@ def latest_checkpoint(run_dir: str, which: str = "latest") -> str:
     if not os.path.isfile(path):
         raise CheckpointError(f"{run_dir} has no checkpoint '{which}' yet (looked for {path})")
     return path
+
+
+# --ckpt START:END[:STEP]: numbered checkpoints with START <= step <= END (END included) and step - START a
+# multiple of STEP; an empty START is 0, an empty END no limit, an empty STEP 1.
+CKPT_RANGE = re.compile(r"^(\d*):(\d*)(?::(\d*))?$")
+
+
+def is_selection(which: str) -> bool:
+    """Whether `which` names many checkpoints ('all' or START:END[:STEP]) rather than one."""
+    return which == "all" or bool(CKPT_RANGE.match(which))
+
+
+def select_checkpoints(run_dir: str, which: str) -> list[tuple[int, str]]:
+    """(step, name for load_run) of the checkpoints `which` selects, oldest first: 'all' or START:END[:STEP].
+
+    Only what the run kept can be chosen: its numbered files (training keeps the newest `keep_checkpoints`),
+    and ckpt-best.pt when no numbered file holds its step. A selection that matches nothing is a
+    CheckpointError naming the steps the run has."""
+    numbered = [s for s, _ in list_checkpoints(os.path.join(run_dir, "checkpoints"))]
+    found = [(s, str(s)) for s in numbered]
+    best_step = _best_step(run_dir)
+    if best_step is not None and best_step not in numbered:
+        found = sorted([*found, (best_step, "best")])
+    if which == "all":
+        chosen = found
+    else:
+        m = CKPT_RANGE.match(which)
+        if m is None:
+            raise ConfigError(f"--ckpt {which}: give latest, best, a step, all, or START:END[:STEP] (e.g. 1000:5000:1000)")
+        start, end, every = int(m.group(1) or 0), int(m.group(2)) if m.group(2) else None, int(m.group(3) or 1)
+        if every < 1 or (end is not None and end < start):
+            raise ConfigError(f"--ckpt {which}: the range needs END >= START and STEP >= 1")
+        chosen = [(s, name) for s, name in found if s >= start and (end is None or s <= end) and (s - start) % every == 0]
+    if not chosen:
+        have = ", ".join(f"{s}{' (best)' if name == 'best' else ''}" for s, name in found) or "none"
+        raise CheckpointError(f"--ckpt {which} matches none of {run_dir}'s checkpoints (steps: {have}; a run keeps its "
+                              "newest keep_checkpoints numbered files, plus best and latest)")  # fmt: skip
+    return chosen
+
+
+def _best_step(run_dir: str) -> int | None:
+    """The step of checkpoints/ckpt-best.pt (from metrics/best.json, else from the file), None without one."""
+    path = os.path.join(run_dir, "checkpoints", "ckpt-best.pt")
+    if not os.path.isfile(path):
+        return None
+    best = _read_json(os.path.join(run_dir, "metrics", "best.json"))
+    if isinstance(best.get("step"), int):
+        return best["step"]
+    return int(load_checkpoint(path)["step"])
 
 
 @dataclass

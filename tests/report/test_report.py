@@ -30,7 +30,7 @@ from browser import chromium_missing_reason, load_page  # noqa: E402
 TINY = ["--preset", "dcgan-demo", "--data", "fake", "--image-size", "16", "--batch-size", "8", "--steps", "4", "--no-progress",
         "channels=1", "n_samples=4", "model.g.width=8", "model.d.width=8", "log_every=2", "sample_every=2",
         "ckpt_every=2"]  # fmt: skip
-SECTIONS = ["summary", "config", "curves", "samples", "metrics", "diagnoses", "memorization"]
+SECTIONS = ["summary", "config", "curves", "samples", "metrics", "eval-curves", "diagnoses", "memorization"]
 PAGE_PROBE = """JSON.stringify({
   sections: [...document.querySelectorAll('section')].map(s => s.id),
   images: [...document.images].map(i => ({ok: i.complete && i.naturalWidth > 0, alt: i.alt})),

@@ -5,6 +5,7 @@
     ev = resolve_evaluator(...)                       # evaluator.py
     ref = prepare_reference(data, ev, metrics, ...)   # real features, labels, pixels: once per run
     cards = score(gen_samples, ref, ev, metrics)      # a ProtocolCard per score
+    cards = combine_repeats([cards_seed_0, cards_seed_1, ...])   # mean and sd over sampling seeds
 
 The reference split is the dataset's held-out 'test' split: FID/KID/PR compare generated samples
 with real data the GAN never saw, and memorization uses it as the real-vs-real baseline against the
@@ -14,7 +15,8 @@ data" a score is at this sample size.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -36,6 +38,15 @@ HIGHER_IS_BETTER = {
 }  # fmt: skip
 
 
+# The registered metric (what --metrics names) behind each card whose name differs from it.
+CARD_SOURCE = {"precision": "pr", "recall": "pr", "density": "dc", "coverage": "dc"}
+
+
+def metric_of_card(card_name: str) -> str:
+    """The registered metric that writes the card `card_name` ('recall' -> 'pr', 'modes/kl' -> 'modes')."""
+    return CARD_SOURCE.get(card_name, card_name.split("/")[0])
+
+
 def check_metric_names(names: list[str]) -> list[str]:
     """The names, each checked against the registry (unknown: ConfigError listing the valid ones)."""
     for name in names:
@@ -48,7 +59,7 @@ def check_metric_names(names: list[str]) -> list[str]:
 def check_best_metric(name: str, metrics: list[str]) -> None:
     if name not in HIGHER_IS_BETTER:
         raise ConfigError(f"unknown best_metric '{name}'; valid: {', '.join(HIGHER_IS_BETTER)}")
-    source = {"precision": "pr", "recall": "pr", "density": "dc", "coverage": "dc"}.get(name, name.split("/")[0])
+    source = metric_of_card(name)
     if source not in metrics:
         raise ConfigError(f"best_metric '{name}' comes from metric '{source}', which is not in {metrics}")
 
@@ -171,3 +182,73 @@ def _add_real_baseline(cards: list, ref: Reference, n: int, seed: int) -> None:
     for card in wanted:
         card.extra["real_vs_real"] = baseline[card.metric].value
         card.extra["real_vs_real_n"] = m
+
+
+def expected_protocols(
+    metrics: list[str], kind: str, ev: Evaluator, n_gen: int, n_ref: int, n_train: int | None, seed: int, repeats: int = 1,
+) -> dict[str, dict]:
+    """The card names `score(...)` will write for `metrics` and each one's protocol (records.protocol_of's
+    fields), known before any sample is drawn: `ganforge eval --ckpt all` skips a checkpoint whose lines
+    already hold all of them. n_ref is the reference set's size (the test split's, when smaller than asked),
+    n_train the training split's. Per-class conditional cards are left out (their accuracy card stands for them).
+    tests/commands/test_eval_runs.py checks these against the cards `score` writes for every registered metric."""
+    from .features import resize_method
+
+    described = ev.extractor.describe() if ev.extractor is not None else {}
+    features = {
+        "extractor": described.get("extractor"), "extractor_weights_sha256": described.get("extractor_weights_sha256"),
+        "resize": resize_method(described.get("resize")),
+    }  # fmt: skip
+    no_features = dict.fromkeys(features)
+    base = {"n_gen": n_gen, "ref_split": Reference.ref_split, "seed": seed, "repeats": repeats}
+    cards = {"fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"], "dc": ["density", "coverage"],
+             "modes": ["modes/covered", "modes/kl"] + (["modes/high_quality"] if kind == "points" else [])}  # fmt: skip
+    out = {}
+    for metric in metrics:
+        if metric in FEATURE_METRICS:
+            out.update({name: {**base, "n_ref": n_ref, **features} for name in cards[metric]})
+        elif metric == "modes":  # 2D points are scored on the plane: no extractor on their cards
+            out.update({name: {**base, "n_ref": None, **(no_features if kind == "points" else features)} for name in cards[metric]})
+        elif metric == "is":  # reads no reference data
+            out["is"] = {**base, "n_ref": None, "ref_split": None, **features}
+        elif metric == "conditional":
+            out["conditional/accuracy"] = {**base, "n_ref": None, **features}
+        elif metric == "memorization":  # against the training images; held-out reals set its threshold
+            out["memorization"] = {**base, "n_ref": n_train, "ref_split": "train", "n_heldout": n_ref,
+                                   **(features if ev.extractor is not None else no_features)}  # fmt: skip
+        else:  # a metric this table does not know: never taken as scored already, so always scored
+            out[metric] = {"unknown": metric}
+    return out
+
+
+def combine_repeats(per_seed: list[list]) -> list:
+    """One card per score from the same metrics scored on K sample sets (seeds s, s+1, ...): the value is
+    the mean over the K, extra.repeat_std their sample standard deviation (divisor K - 1), extra.repeats
+    = K, extra.repeat_values and extra.repeat_seeds each seed's value and seed. The card's other fields
+    and extras (the real-vs-real baseline, KID's spread over subsets) are the first seed's; its warnings
+    are those of any seed. A single set is returned as it is."""
+    if len(per_seed) == 1:
+        return list(per_seed[0])
+    by_name = [{c.metric: c for c in cards} for cards in per_seed]
+    out = []
+    for card in per_seed[0]:
+        if not all(card.metric in cards for cards in by_name):
+            continue
+        values = [float(cards[card.metric].value) for cards in by_name]
+        warnings = list(dict.fromkeys(w for cards in by_name for w in cards[card.metric].warnings))
+        extra = {**card.extra, "repeats": len(values), "repeat_std": _sample_std(values), "repeat_values": values,
+                 "repeat_seeds": [cards[card.metric].seed for cards in by_name]}  # fmt: skip
+        out.append(replace(card, value=_mean(values), warnings=warnings, extra=extra))
+    return out
+
+
+def _mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def _sample_std(values: list[float]) -> float:
+    """Standard deviation with divisor K - 1 (NaN where a value is not finite)."""
+    if not all(math.isfinite(v) for v in values):
+        return float("nan")
+    mean = _mean(values)
+    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))

@@ -9,6 +9,8 @@ with the id in brackets, present even when there is nothing to show yet, saying 
   samples [samples]         the real images and the fixed-noise grid at every saved step, on a slider
                             (translation runs: the A->B translations of fixed test images of A)
   metrics [metrics]         each metric over training, and the protocol card of its latest value
+  evaluation curves [eval-curves]  `ganforge eval`'s plots of each metric against the step, one protocol
+                            each, with ± sd bars where repeated and the real-vs-real floor (metrics/curve-*.png)
   diagnoses [diagnoses]     the health checks the run raised and their advice
   memorization [memorization]  the nearest-training-image pairs, when measured
   translation [translation] A -> B -> A triplets, only for translation runs
@@ -196,6 +198,9 @@ def _samples(info: RunInfo) -> str:
 def _card_table(card: dict) -> str:
     keys = ("metric", "value", "step", "n_gen", "n_ref", "ref_split", "feature_space", "extractor", "extractor_weights_sha256", "input_size", "resize", "seed", "source", "checkpoint", "time")
     rows = "".join(f"<tr><th>{k}</th><td>{ESC(number(card.get(k)))}</td></tr>" for k in keys if card.get(k) is not None)
+    extra = card.get("extra") or {}
+    if isinstance(extra, dict) and "repeats" in extra:  # the value is a mean over sampling seeds
+        rows += f"<tr><th>repeats</th><td>mean ± {ESC(number(extra.get('repeat_std')))} over {ESC(number(extra['repeats']))} seeds</td></tr>"
     warnings = "".join(f"<li>{ESC(str(w))}</li>" for w in card.get("warnings") or [])
     warn = f'<ul class="warnings">{warnings}</ul>' if warnings else ""
     return f'<div class="card"><table class="kv">{rows}</table>{warn}</div>'
@@ -213,6 +218,22 @@ def _metrics(info: RunInfo) -> str:
         chart = line_chart({name: points}, f"{name} over training") if len(points) > 1 else ""
         parts.append(f'<div class="metric"><h3>{ESC(name)}</h3>{chart}<p>Protocol card of the latest value:</p>{_card_table(cards[-1])}</div>')
     return _section("metrics", "Metrics", "".join(parts))
+
+
+def _eval_curves(info: RunInfo) -> str:
+    figures = []
+    for path in info.curve_images:
+        if uri := data_uri(path):
+            name = os.path.basename(path)
+            figures.append(f'<figure class="curve"><img alt="{ESC(name)}" src="{uri}"><figcaption>{ESC(name)}</figcaption></figure>')
+    if not figures:
+        return _section("eval-curves", "Evaluation curves", _empty(
+            "no curves yet: `ganforge eval RUN --ckpt all` scores every kept checkpoint and draws each metric "
+            "against the step (metrics/curve-<metric>.png)"))  # fmt: skip
+    note = ('<p class="note">Drawn by <code>ganforge eval</code> from its scores under one protocol (below each '
+            "plot); error bars are ± the standard deviation over sampling seeds (--repeats), the dashed line what real "
+            "data scores at the same sample size.</p>")  # fmt: skip
+    return _section("eval-curves", "Evaluation curves", note + "".join(figures))
 
 
 def _diagnoses(info: RunInfo) -> str:
@@ -262,7 +283,7 @@ pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:420px}
 .charts{display:flex;flex-wrap:wrap;gap:12px}.chart{background:#fff;border:1px solid #eee}
 .chart-title{font-weight:600;font-size:13px}.tick{font-size:10px;fill:#555}.legend{font-size:11px}
 .empty{color:#888;font-style:italic}.note{color:#666;font-size:.9em}
-figure{display:inline-block;margin:8px}.reals img{width:320px}img{image-rendering:pixelated;min-width:128px;border:1px solid #ccc}
+figure{display:inline-block;margin:8px}.reals img{width:320px}.curve img{width:460px;image-rendering:auto}img{image-rendering:pixelated;min-width:128px;border:1px solid #ccc}
 .frames .frame{display:none}.frames .frame.active{display:inline-block}
 .frames img{width:320px}.timeline{display:flex;gap:12px;align-items:center}#sample-slider{width:360px}
 .card{border:1px solid #ddd;padding:8px;margin:8px 0;display:inline-block}.warnings{color:#a15c00}
@@ -290,7 +311,8 @@ def render_report(info: RunInfo, now: float | None = None) -> str:
     """The report of a run as one HTML string."""
     status = info.status(now)
     sections = [
-        _summary(info, status), _config(info), _curves(info), _samples(info), _metrics(info), _diagnoses(info),
+        _summary(info, status), _config(info), _curves(info), _samples(info), _metrics(info), _eval_curves(info),
+        _diagnoses(info),
         _image_section("memorization", "Memorization", info.extra_images.get("memorization"),
                        "generated images beside their nearest training images",
                        "not measured (`ganforge eval` with the memorization metric writes metrics/memorization-<step>.png)"),

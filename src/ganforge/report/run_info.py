@@ -34,6 +34,7 @@ SAMPLE_PATTERN = re.compile(r"^step-(\d+)\.png$")
 # are larger-better. Used only when the run has no metrics/best.json, which states the direction.
 LOWER_IS_BETTER = ("fid", "kid", "memorization", "kl")
 MEMORIZATION_PATTERN = re.compile(r"^memorization(-(\d+))?\.png$")
+CURVE_PATTERN = re.compile(r"^curve-(.+)\.png$")  # `ganforge eval`'s metric-vs-step plots (metric_curves.py)
 
 
 @dataclass
@@ -46,6 +47,7 @@ class RunInfo:
     checkpoints: list[tuple[int, str]] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)  # protocol cards, each with 'step' when known
     extra_images: dict[str, str] = field(default_factory=dict)  # 'memorization', 'triplets' -> path
+    curve_images: list[str] = field(default_factory=list)  # metrics/curve-<metric>.png, by name
 
     @property
     def name(self) -> str:
@@ -165,9 +167,11 @@ def load_run_info(run_dir: str) -> RunInfo:
     info.metrics = read_metrics(run_dir)
     # Memorization pairs: `ganforge eval` writes metrics/memorization-<step>.png; show the newest.
     metrics_dir = os.path.join(run_dir, "metrics")
-    found = sorted((int(m.group(2) or -1), n) for n in (os.listdir(metrics_dir) if os.path.isdir(metrics_dir) else []) if (m := MEMORIZATION_PATTERN.match(n)))
+    metric_files = sorted(os.listdir(metrics_dir)) if os.path.isdir(metrics_dir) else []
+    found = sorted((int(m.group(2) or -1), n) for n in metric_files if (m := MEMORIZATION_PATTERN.match(n)))
     if found:
         info.extra_images["memorization"] = os.path.join(metrics_dir, found[-1][1])
+    info.curve_images = [os.path.join(metrics_dir, n) for n in metric_files if CURVE_PATTERN.match(n)]
     return info
 
 
