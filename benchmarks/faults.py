@@ -1,6 +1,6 @@
 """Fault drills: what real machines do to a long run, done on purpose, counted.
 
-    python benchmarks/faults.py [--kills 30] [--races 200] [--keep DIR]
+    python benchmarks/faults.py [--kills 30] [--races 200] [--keep DIR] [--drills kill,sigterm,...]
 
 Drills (each in its own folder under a temporary directory):
   kill -9     `ganforge train` saving a checkpoint every step, killed at a random moment, then resumed
@@ -191,7 +191,7 @@ def folder_drill(root: str) -> Row:
     folder("bomb", lambda p: Image.new("L", (15000, 15000)).save(os.path.join(p, "bomb.png")), "bomb.png")
     folder("truncated", lambda p: open(os.path.join(p, "cut.jpg"), "wb").write(b"\xff\xd8\xff\xe0" + b"\0" * 100), "cut.jpg")
     for name, (path, expect) in cases.items():
-        rc, out = run([*TRAIN[:4], "--data", path, "--image-size", "16", "--steps", "2", "--out", os.path.join(root, f"run-{name}"),
+        rc, out = run([*TRAIN[:4], "--preset", "dcgan-demo", "--data", path, "--image-size", "16", "--steps", "2", "--out", os.path.join(root, f"run-{name}"),
                        "--no-progress", "--no-tensorboard", "batch_size=4", "model.g.width=4", "model.d.width=4"])  # fmt: skip
         row.trials += 1
         row.saw(rc, out)
@@ -202,17 +202,26 @@ def folder_drill(root: str) -> Row:
     return row
 
 
+DRILLS = ("kill", "sigterm", "disk-full", "divergence", "race", "folders")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kills", type=int, default=30)
     p.add_argument("--races", type=int, default=200)
     p.add_argument("--keep", help="keep the drills' folders here")
+    p.add_argument("--drills", default=",".join(DRILLS), help=f"comma-separated, from: {', '.join(DRILLS)}")
     args = p.parse_args()
     random.seed(0)
     root = args.keep or tempfile.mkdtemp(prefix="ganforge-faults-")
     os.makedirs(root, exist_ok=True)
-    rows = [kill_drill(root, args.kills), sigterm_drill(root), disk_full_drill(root), divergence_drill(root),
-            race_drill(root, args.races), folder_drill(root)]  # fmt: skip
+    drills = {"kill": lambda: kill_drill(root, args.kills), "sigterm": lambda: sigterm_drill(root),
+              "disk-full": lambda: disk_full_drill(root), "divergence": lambda: divergence_drill(root),
+              "race": lambda: race_drill(root, args.races), "folders": lambda: folder_drill(root)}  # fmt: skip
+    unknown = set(args.drills.split(",")) - set(drills)
+    if unknown:
+        p.error(f"unknown drill(s) {', '.join(sorted(unknown))}; choose from {', '.join(DRILLS)}")
+    rows = [drills[name]() for name in DRILLS if name in args.drills.split(",")]
     print("\n| drill | trials | corrupt checkpoints | lost steps | hangs | tracebacks | wrong outcome |")
     print("|---|---|---|---|---|---|---|")
     for r in filter(None, rows):
