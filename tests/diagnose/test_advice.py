@@ -16,7 +16,7 @@ def runnable(preset: str):
     """The preset's own config on data this machine has, at a size that builds in a blink."""
     cfg = resolve_config(preset)
     if cfg.algorithm in TRANSLATION_DATA:
-        return merge(cfg, {**TRANSLATION_DATA[cfg.algorithm], "image_size": 16, "batch_size": 2})
+        return merge(cfg, {**TRANSLATION_DATA[cfg.algorithm], "image_size": 32, "batch_size": 2})  # 32: the smallest side both the PatchGAN (24) and the U-Net (a power of two) take
     size = {"cs231n": 28, "progan": 8, "msggan": 8}.get(cfg.model.name, 32 if preset == "sagan" else 16)
     if preset == "progan-demo":  # its growth schedule is written out to 32x32
         size = 32
