@@ -11,6 +11,8 @@ Cases (equal architecture and batch to the implementations people copy):
   mlp28-pg     PyTorch-GAN gan.py's MLPs, 28x28, batch 64
   wgangp28-pg  PyTorch-GAN wgan_gp.py: the same MLPs, GP lambda 10, 5 critic steps per G step
   dcgan32-pg   PyTorch-GAN dcgan.py's nets (benchmarks/pg_dcgan_nets.py), 32x32 grey, batch 64
+  stylegan2-demo32, biggan-demo32, msggan-demo32, r3gan-demo32, began-demo32
+               each -demo preset as shipped (its widths, batch, regularisers), 32x32 grey
   cyclegan128  CycleGAN 128x128 RGB, batch 1, ResNet G 6 blocks, PatchGAN, pools (junyanz/pytorch-CycleGAN-and-pix2pix)
   cyclegan256  the same at 256x256, 9 blocks
   pix2pix256   pix2pix 256x256, batch 1, U-Net 256 with batch norm, conditional PatchGAN
@@ -44,6 +46,13 @@ CASES = {
     # As dcgan.py: Adam 2e-4 (0.5, 0.999), G's batch reused (detached) by D's step.
     "dcgan32-pg": ("dcgan", {"data": "fake", "image_size": 32, "channels": 1, "batch_size": 64, "reuse_fake": True,
                              "model": {"name": "pg-dcgan", "g": {}, "d": {}}}),
+    # The newer families at their CPU-demo widths and batches, on 32x32 grey: each preset as shipped
+    # (lazy regularisers included; time a multiple of 16 iterations so StyleGAN2's lazy R1 averages in).
+    "stylegan2-demo32": ("stylegan2-demo", {"data": "fake", "image_size": 32, "channels": 1}),
+    "biggan-demo32": ("biggan-demo", {"data": "fake", "image_size": 32, "channels": 1}),
+    "msggan-demo32": ("msggan-demo", {"data": "fake", "image_size": 32, "channels": 1}),
+    "r3gan-demo32": ("r3gan-demo", {"data": "fake", "image_size": 32, "channels": 1}),
+    "began-demo32": ("began-demo", {"data": "fake", "image_size": 32, "channels": 1}),
     # Image-to-image translation, the papers' settings (batch 1, instance norm; ResNet G with 6 blocks at
     # 128 px and 9 at 256, 70x70 PatchGAN, 50-image pools; pix2pix: U-Net 256, batch norm, conditional D).
     # Their data are two tiny folders of random images written to a temp dir (TWO_DOMAINS below):
