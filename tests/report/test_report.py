@@ -288,6 +288,16 @@ def test_report_rounds_metric_values_to_four_significant_digits(tmp_path):
     assert "<th>value</th><td>0.0001235</td>" in text and "<th>value</th><td>1000</td>" in text
 
 
+def test_a_metric_scored_in_two_feature_spaces_gets_a_chart_per_space(tmp_path):
+    run = fake_run(tmp_path / "run")
+    (run / "metrics").mkdir()
+    cards = [{"metric": "fid", "value": v, "n_gen": 100, "step": step, "source": "eval", "extractor": "x", "feature_space": space}
+             for step, v, space in [(2, 5.0, "evaluator"), (4, 4.0, "evaluator"), (2, 40.0, "pixels"), (4, 30.0, "pixels")]]
+    (run / "metrics" / "metrics.jsonl").write_text("".join(json.dumps(c) + "\n" for c in cards))
+    text = load_run_info_html(run)
+    assert "<h3>fid (evaluator space)</h3>" in text and "<h3>fid (pixels space)</h3>" in text and "<h3>fid</h3>" not in text
+
+
 @pytest.mark.parametrize("algorithm", ["cyclegan", "pix2pix"])
 def test_translation_runs_say_what_their_sample_grid_shows(tmp_path, algorithm):
     run = fake_run(tmp_path / algorithm, algorithm=algorithm)

@@ -209,9 +209,18 @@ def _card_table(card: dict) -> str:
 def _metrics(info: RunInfo) -> str:
     if not info.metrics:
         return _section("metrics", "Metrics", _empty("no metrics yet (metrics/*.jsonl): evaluate the run to add them"))
+    from ..metrics.features import feature_space_of
+
+    # Scores of one metric in different feature spaces are different numbers: one chart per space.
+    spaces: dict[str, set] = {}
+    for card in info.metrics:
+        spaces.setdefault(str(card["metric"]), set()).add(feature_space_of(card))
     by_name: dict[str, list[dict]] = {}
     for card in info.metrics:
-        by_name.setdefault(str(card["metric"]), []).append(card)
+        name = str(card["metric"])
+        if len(spaces[name]) > 1:
+            name = f"{name} ({feature_space_of(card) or 'no features'} space)"
+        by_name.setdefault(name, []).append(card)
     parts = []
     for name, cards in by_name.items():
         points = [(c["step"], float(c["value"])) for c in cards if isinstance(c.get("step"), (int, float)) and isinstance(c.get("value"), (int, float))]
