@@ -9,32 +9,17 @@ import pytest
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.presets import resolve_config
-from ganforge.runs import train
+from ring_runs import lines, ring_run
 
-RING = {
-    "threads": 1, "batch_size": 32, "log_every": 5, "sample_every": 10, "ckpt_every": 10, "n_samples": 16,
-    "data": "ring8", "steps": 20, "model": {"z_dim": 2, "g": {"hidden": [16]}, "d": {"hidden": [16]}},
-}  # fmt: skip
+CKPT = 10  # scored at steps 10 and 20
 SCORE = ["--metrics", "fid,pr", "-n", "100"]
-
-
-def ring_run(folder, **overrides) -> str:
-    run = str(folder)
-    train(resolve_config("gan", [RING, overrides]), out=run, progress=False)
-    return run
-
-
-def lines(run):
-    with open(os.path.join(run, "metrics", "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two ring8 runs (seeds 0 and 1) scored at steps 10 and 20; the first with mean ± sd of 2 seeds."""
     root = tmp_path_factory.mktemp("compare")
-    a, b = ring_run(root / "a", seed=0), ring_run(root / "b", seed=1)
+    a, b = ring_run(root / "a", seed=0, ckpt_every=CKPT), ring_run(root / "b", seed=1, ckpt_every=CKPT)
     assert main(["eval", a, "--ckpt", "all", "--repeats", "2", *SCORE]) == 0
     assert main(["eval", b, "--ckpt", "all", *SCORE]) == 0
     return a, b
@@ -113,7 +98,7 @@ def test_compare_refuses_other_protocols_unless_allowed(runs, tmp_path, capsys):
 
 def test_compare_refuses_runs_of_different_datasets(runs, tmp_path, capsys):
     a, _ = runs
-    grid = ring_run(tmp_path / "grid", data="grid25")
+    grid = ring_run(tmp_path / "grid", data="grid25", ckpt_every=CKPT)
     assert main(["eval", grid, *SCORE]) == 0
     capsys.readouterr()
     assert main(["compare", a, grid, "--allow-mismatch", "--out", str(tmp_path)]) == 2

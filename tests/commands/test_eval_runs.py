@@ -16,27 +16,11 @@ from ganforge.metrics.evaluate import expected_protocols, prepare_reference, sco
 from ganforge.metrics.evaluator import Evaluator, resolve_evaluator
 from ganforge.metrics.features import ModuleFeatures
 from ganforge.metrics.records import protocol_of
-from ganforge.presets import resolve_config
 from ganforge.report.metric_curves import curve_lines, points_of, reference_of
-from ganforge.runs import resume, select_checkpoints, train
+from ganforge.runs import resume, select_checkpoints
+from ring_runs import lines, ring_run
 
-# A ring8 GAN small enough to train 20 steps in about a second; 2D points are scored without any network.
-RING = {
-    "threads": 1, "batch_size": 32, "log_every": 5, "sample_every": 10, "ckpt_every": 5, "n_samples": 16,
-    "data": "ring8", "steps": 20, "model": {"z_dim": 2, "g": {"hidden": [16]}, "d": {"hidden": [16]}},
-}  # fmt: skip
 METRICS = ["--metrics", "fid,modes", "-n", "100"]
-
-
-def ring_run(folder, **overrides) -> str:
-    run = str(folder)
-    train(resolve_config("gan", [RING, overrides]), out=run, progress=False)
-    return run
-
-
-def lines(run):
-    with open(os.path.join(run, "metrics", "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
 
 
 def fid_steps(run):
