@@ -22,10 +22,21 @@ set image_size=32 for all; an entry's overrides apply on top of them (sngan:n_cr
     python benchmarks/zoo.py                       # dcgan-demo, sngan, sagan (+ zoo presets that exist)
     python benchmarks/zoo.py sngan sagan --cpu-seconds 120 --keep runs/zoo   # keep runs and final grids
     python benchmarks/zoo.py dcgan-demo pacgan-demo --data stacked-mnist --cpu-seconds 600
+
+Each run's line also gives D's overfitting r_t = E[sign(D(x_real))] (ADA's heuristic, logged as ADA/r_t
+with or without ADA, for losses with a decision boundary) at a few of its logged steps, from stats.jsonl.
+With --memorization the generated images are also checked for near-copies of the images the run trained
+on (at 32x32, with data_limit applied: a run on 500 digits is compared with those 500), as the share of
+samples closer to a training image than 1 % of held-out digits are. The limited-data study of the ADA
+paper (Karras et al. 2020), at one CPU budget:
+
+    python benchmarks/zoo.py stylegan2-demo:data_limit=500 stylegan2-demo:data_limit=500,ada=true \
+        stylegan2-demo:data_limit=4500 stylegan2-demo:data_limit=4500,ada=true --memorization --cpu-seconds 900
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import tempfile
@@ -81,6 +92,16 @@ def parse_entry(entry: str) -> tuple[str, list[dict]]:
     return name, [parse_override(kv) for kv in re.split(r",(?![^\[]*\])", rest) if kv.strip()]
 
 
+def r_t_at(run_dir: str, points: int = 5) -> list[tuple[int, float]]:
+    """(step, ADA/r_t) at `points` evenly spaced logging ticks of a run's stats.jsonl (first and last
+    included); [] when the run logged no r_t (a loss without a decision boundary)."""
+    with open(os.path.join(run_dir, "stats.jsonl")) as f:
+        ticks = [(r["step"], r["ADA/r_t"]) for r in map(json.loads, f) if "ADA/r_t" in r]
+    if len(ticks) <= points:
+        return ticks
+    return [ticks[round(i * (len(ticks) - 1) / (points - 1))] for i in range(points)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("presets", nargs="*", help="PRESET or PRESET:key=value,... (default: dcgan-demo sngan sagan + progan-demo)")
@@ -93,6 +114,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", help="evaluator cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     parser.add_argument("--keep", help="keep the runs in this folder (default: a temporary one)")
+    parser.add_argument("--memorization", action="store_true", help="also score near-copies of each run's own training images")
     args = parser.parse_args()
 
     import torch
@@ -114,6 +136,7 @@ def main() -> None:
     metrics = ["fid", "modes"]
     ref = prepare_reference(args.data, ev, metrics)  # every held-out image, at its own size (the evaluator resizes)
     print(f"evaluator: {ev.note}")
+    train_refs = {}  # data_limit -> the images runs with that limit trained on (memorization), at 32x32
 
     rows = []
     tmp = tempfile.TemporaryDirectory(prefix="zoo-")
@@ -128,18 +151,31 @@ def main() -> None:
                           progress=False, monitors=[CPUBudget(args.cpu_seconds)])
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         run = gf.load_run(result.run_dir)
-        cards = {c.metric: c for c in score(gf.generate(run, n_samples, seed=args.seed), ref, ev, metrics, seed=args.seed)}
-        fid = cards["fid"]
-        rows.append((entry, run.step, cpu, wall,
-                     fid.value, fid.extra.get("real_vs_real"), cards["modes/covered"].value, cards["modes/kl"].value))  # fmt: skip
-        print(f"  {name}: {run.step} G steps, {cpu:.0f} CPU s, {wall:.0f} s wall, FID {fid.value:.2f}, "
-              f"modes {cards['modes/covered'].value:.0f}/{n_modes}, KL {cards['modes/kl'].value:.4f}", flush=True)  # fmt: skip
+        gen = gf.generate(run, n_samples, seed=args.seed)
+        cards = {c.metric: c for c in score(gen, ref, ev, metrics, seed=args.seed)}
+        memorized = None
+        if args.memorization:
+            limit = run.config.data_limit
+            if limit not in train_refs:
+                train_refs[limit] = prepare_reference(args.data, ev, ["memorization"], image_size=32, data_limit=limit)
+            memorized = score(gen, train_refs[limit], ev, ["memorization"], seed=args.seed)[0]
+        fid, r_t = cards["fid"], r_t_at(result.run_dir)
+        rows.append((entry, run.step, cpu, wall, fid.value, fid.extra.get("real_vs_real"), cards["modes/covered"].value,
+                     cards["modes/kl"].value, memorized, r_t))  # fmt: skip
+        mem_note = f", near-copies {memorized.value:.3f} (real-vs-real {memorized.extra['baseline_share']:.3f})" if memorized else ""
+        r_t_note = ", r_t " + " ".join(f"{v:.2f}@{step}" for step, v in r_t) if r_t else ""
+        print(f"  {entry}: {run.step} G steps, {cpu:.0f} CPU s, {wall:.0f} s wall, FID {fid.value:.2f}, "
+              f"modes {cards['modes/covered'].value:.0f}/{n_modes}, KL {cards['modes/kl'].value:.4f}{mem_note}{r_t_note}", flush=True)  # fmt: skip
 
-    print(f"\n| preset (overrides) | G steps | CPU s | wall s | domain FID (real-vs-real) | modes of {n_modes} | KL(gen‖data) |")
-    print("|---|---|---|---|---|---|---|")
-    for label, steps, cpu, wall, fid, rvr, modes, kl in rows:
+    mem_head = " near-copies of its training set (real-vs-real) |" if args.memorization else ""
+    print(f"\n| preset (overrides) | G steps | CPU s | wall s | domain FID (real-vs-real) | modes of {n_modes} | KL(gen‖data) |"
+          f"{mem_head} r_t first → last |")
+    print("|---|---|---|---|---|---|---|" + ("---|" if args.memorization else "") + "---|")
+    for label, steps, cpu, wall, fid, rvr, modes, kl, memorized, r_t in rows:
         base = f" ({rvr:.2f})" if rvr is not None else ""
-        print(f"| {label} | {steps} | {cpu:.0f} | {wall:.0f} | {fid:.2f}{base} | {modes:.0f} | {kl:.4f} |")
+        mem = f" {memorized.value:.3f} ({memorized.extra['baseline_share']:.3f}) |" if memorized else ""
+        r_t_cell = f"{r_t[0][1]:.2f} → {r_t[-1][1]:.2f}" if r_t else "-"
+        print(f"| {label} | {steps} | {cpu:.0f} | {wall:.0f} | {fid:.2f}{base} | {modes:.0f} | {kl:.4f} |{mem} {r_t_cell} |")
     if args.keep:
         print(f"runs kept in {out_root}")
     tmp.cleanup()

@@ -102,6 +102,7 @@ class Config:
     notes: str = ""  # where the preset deviates from the paper, and why
     data: str = "mnist5k"  # dataset name (`ganforge datasets`) or an image folder
     data_root: Union[str, None] = None  # torchvision root, or the photo for single-image
+    data_limit: Annotated[int, NonNegative] = 0  # train on a fixed subset of this many training images (class-balanced when labelled; limited-data studies); 0 = all. The subset comes from a fixed seed, not the run's `seed`: runs with different seeds see the same images (data/limit.py)
     image_size: Union[Annotated[int, AtLeast1], None] = None  # None: the dataset's own resolution
     channels: Union[Annotated[int, AtLeast1], None] = None  # None: the dataset's own channels
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -116,6 +116,52 @@ def test_p_rises_when_d_overfits_and_falls_when_it_does_not(monkeypatch, sign, s
     assert_close(records[-1]["ADA/p"], torch.tensor(expected))
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_r_t_is_logged_without_ada(monkeypatch, sign):
+    """With ada off, r_t = E[sign(D(x_real))] of each D update still goes into the stats (no p)."""
+    trainer = build_trainer(resolve_config("dcgan", [TINY]), progress=False)
+
+    def stub_D(D, x, labels, side="real"):
+        anchor = sum(p.sum() for p in D.parameters()) + x.flatten(1).sum(1)
+        return sign * torch.ones(len(x)) + 0 * anchor, None
+
+    monkeypatch.setattr(trainer.algorithm, "call_D", stub_D)
+    records = [trainer.train_step() for _ in range(2)]
+    assert [r["ADA/r_t"].item() for r in records] == [sign] * 2 and "ADA/p" not in records[0]
+
+
+def test_r_t_reads_the_losss_boundary_and_is_absent_without_one():
+    """least-squares: D's line is 0.5 (a logit of 0.7 reads real); wasserstein has none: nothing logged."""
+    from ganforge.train.d_pipeline import DInput
+
+    def d_input(loss):
+        cfg = merge(resolve_config("dcgan", [TINY]), {"loss": loss})
+        return DInput(cfg, world=None, device="cpu", data_kind="image", step=lambda: 0, channels=1)
+
+    stats = {}
+    d_input("least-squares").observe_real(torch.tensor([0.7, 0.7, 0.7, 0.2]), stats)
+    assert_close(stats["ADA/r_t"], torch.tensor(0.5))
+    stats = {}
+    d_input("wasserstein").observe_real(torch.tensor([0.7, -0.2]), stats)
+    assert stats == {}
+
+
+def test_logging_r_t_without_ada_leaves_training_bit_identical(tmp_path, monkeypatch):
+    """The same run with and without the r_t statistic ends with the same weights and optimizer states."""
+    from ganforge.train.d_pipeline import DInput
+
+    base = {**TINY, "steps": 4, "ckpt_every": 100, "sample_every": 100, "log_every": 2}
+    train(resolve_config("dcgan-demo", [base]), out=str(tmp_path / "logged"), progress=False)
+    monkeypatch.setattr(DInput, "observe_real", lambda self, real_logits, stats: None)
+    train(resolve_config("dcgan-demo", [base]), out=str(tmp_path / "silent"), progress=False)
+    a = load_checkpoint(str(tmp_path / "logged" / "checkpoints" / "ckpt-latest.pt"))
+    b = load_checkpoint(str(tmp_path / "silent" / "checkpoints" / "ckpt-latest.pt"))
+    assert_close({k: a[k] for k in ("nets", "opt_G", "opt_D")}, {k: b[k] for k in ("nets", "opt_G", "opt_D")}, rtol=0, atol=0)
+    records = [json.loads(line) for line in (tmp_path / "logged" / "stats.jsonl").read_text().splitlines()]
+    assert all(-1 <= r["ADA/r_t"] <= 1 for r in records)
+    assert not any("ADA/r_t" in json.loads(line) for line in (tmp_path / "silent" / "stats.jsonl").read_text().splitlines())
+
+
 def test_resume_continues_p_and_its_accumulator_exactly(tmp_path):
     """6 steps straight == 3 + resume + 3 (3 is mid-interval: the accumulator must resume too), with p
     logged in stats.jsonl and kept in the checkpoint at extra/d_input/ada/p."""

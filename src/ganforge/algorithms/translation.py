@@ -54,6 +54,8 @@ class TranslationAlgorithm(Algorithm):
     def build_data(self):
         if self.trainer.world.enabled:
             raise ConfigError(f"{self.name} trains in one process (its image pools and batches are not split over ranks)")
+        if self.cfg.data_limit:
+            raise ConfigError(f"data_limit cuts one dataset's training split; {self.name} reads two domains: remove data_limit")
         self.translation = self.load_translation(self.cfg, self.params)
         return self.translation.target_info()
 

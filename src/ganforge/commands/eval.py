@@ -122,7 +122,7 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
     if classes is not None and not args.metrics and ev.num_classes and info.kind == "image":
         names = [*names, "conditional"]
     n_ref = args.n_ref or args.n
-    n_train = len(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root).dataset) if "memorization" in names else None
+    n_train = cfg.data_limit or len(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root).dataset) if "memorization" in names else None
     protocols = expected_protocols(names, info.kind, ev, args.n, min(n_ref, len(info.dataset)), n_train, args.seed, args.repeats)
     lines = read_metrics(args.run_dir)
     first_which = targets[0][1]  # the checkpoint `first` holds
@@ -133,7 +133,8 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
         targets = [(step, name) for step, name in targets if step not in done]
         if not targets:
             print("nothing new to score")
-    ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=n_ref) if targets else None
+    ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=n_ref,
+                            data_limit=cfg.data_limit) if targets else None  # memorization: the images trained on
     options = {"conditional": {"classes": classes}} if "conditional" in names else None
     appended, out = 0, None
     for which in (name for _, name in targets):

@@ -14,13 +14,14 @@ import os
 from ..errors import DataError
 from ..registry import Registry, unknown_name_message
 from .base import DataInfo, DataSpec, InMemoryImages, resize_images
+from .limit import limit_dataset
 
 DATASETS: Registry = Registry("dataset")
 
 # Importing the modules registers their datasets.
 from . import bundled, demo_domains, folder, stacked, synthetic, torchvision_sets  # noqa: E402,F401
 
-__all__ = ["DATASETS", "DataInfo", "DataSpec", "InMemoryImages", "get_dataset", "list_datasets", "resize_images"]
+__all__ = ["DATASETS", "DataInfo", "DataSpec", "InMemoryImages", "get_dataset", "limit_dataset", "list_datasets", "resize_images"]
 
 
 def list_datasets(translation: bool = False) -> list[tuple[str, str]]:
@@ -45,14 +46,22 @@ def get_dataset(
     channels: int | None = None,
     root: str | None = None,
     skip_bad_images: bool = False,
+    data_limit: int = 0,
 ) -> DataInfo:
     """Load dataset `name` (a registered name or an image-folder path) for `split` ('train' or 'test').
 
     `image_size`/`channels` resize and convert images (None keeps the dataset's own); `root` is where
     torchvision sets are (or will be downloaded), or the photo for `single-image`. `skip_bad_images`
     (image folders only; config `skip_bad_images`) checks every file once and leaves out unreadable
-    ones with a warning, where by default the first unreadable file stops the run.
+    ones with a warning, where by default the first unreadable file stops the run. `data_limit` (config
+    `data_limit`; 0 = all) keeps a fixed subset of that many training images (data/limit.py); the test
+    split is never cut.
     """
+    info = _load(name, split, image_size, channels, root, skip_bad_images)
+    return limit_dataset(info, data_limit) if split == "train" else info
+
+
+def _load(name, split, image_size, channels, root, skip_bad_images) -> DataInfo:
     if split not in ("train", "test"):
         raise DataError(f"unknown split '{split}'; valid: train, test")
     from .paired import PAIRED_SETS

@@ -5,6 +5,8 @@ Decoding and resizing JPEGs every epoch can cost more than the training step of 
 <cache>/images/<key>.pt, and training indexes it in memory (no DataLoader, no workers). The key hashes
 what the tensor depends on: every file's path, size and modification time, the image size and the
 channels; change any image and the cache is rebuilt. <cache> is $GANFORGE_CACHE, else ~/.cache/ganforge.
+Training caches the whole folder and cuts `data_limit` from the cached tensor afterwards (data/limit.py),
+so every limit shares one entry; a folder cut before caching lists fewer paths, so it has its own key.
 
 uint8 keeps the file 4x smaller than float32; pixels were 8-bit to begin with, but the antialiased resize
 is rounded to the nearest 8-bit level, so cached images differ from the decoded-on-the-fly ones by at most

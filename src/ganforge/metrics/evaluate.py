@@ -98,11 +98,13 @@ def _tensor(info, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]
 
 def prepare_reference(
     data: str, ev: Evaluator, metrics: list[str], image_size=None, channels=None, data_root=None,
-    n_ref: int | None = None, n_train: int | None = None, seed: int = 0,
+    n_ref: int | None = None, n_train: int | None = None, seed: int = 0, data_limit: int = 0,
 ) -> Reference:
-    """Real data for `metrics`: the test split (reference) and the train split, with their features."""
+    """Real data for `metrics`: the test split (reference) and the train split, with their features.
+    `data_limit` (the run's config key) cuts the train split to the images the run trained on, so
+    memorization looks for copies of those."""
     test = get_dataset(data, "test", image_size, channels, data_root)
-    train = get_dataset(data, "train", image_size, channels, data_root)
+    train = get_dataset(data, "train", image_size, channels, data_root, data_limit=data_limit)
     ref, _ = _tensor(test, n_ref, seed)
     train_x, train_y = _tensor(train, n_train, seed + 1)
     out = Reference(train.kind, data, ref, train_x)

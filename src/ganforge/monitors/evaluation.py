@@ -54,7 +54,7 @@ class EvalMonitor(Monitor):
         self.every = cfg.eval_every or cfg.steps  # best_metric alone: evaluate at the end
         self.reference = prepare_reference(
             cfg.data, self.evaluator, self.metrics, cfg.image_size, cfg.channels, cfg.data_root, n_ref=cfg.eval_n,
-            seed=cfg.seed,
+            seed=cfg.seed, data_limit=cfg.data_limit,
         )
         self.last = 0
         self.best: dict | None = None

@@ -25,7 +25,7 @@ import torch
 
 from .. import config as config_mod
 from ..config import Config
-from ..data import DataInfo, DataSpec, get_dataset
+from ..data import DataInfo, DataSpec, get_dataset, limit_dataset
 from ..data.cache import cache_decoded_images
 from ..errors import ConfigError
 from .batches import BatchStream
@@ -132,10 +132,11 @@ class Algorithm:
         self.params = trainer.params
 
     def build_data(self) -> DataInfo:
-        """The training data (the loop's `data`: its spec builds the networks)."""
+        """The training data (the loop's `data`: its spec builds the networks), cut to `data_limit` after
+        any caching, so one cached folder serves every limit."""
         c = self.cfg
         data = get_dataset(c.data, "train", c.image_size, c.channels, c.data_root, skip_bad_images=c.skip_bad_images)
-        return cache_decoded_images(data) if c.cache_images else data
+        return limit_dataset(cache_decoded_images(data) if c.cache_images else data, c.data_limit)
 
     def build_batches(self, data: DataInfo, memory_format):
         t, c = self.trainer, self.cfg

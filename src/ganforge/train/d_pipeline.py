@@ -118,7 +118,7 @@ class DInput:
             if channels not in (1, 3):
                 raise ConfigError(f"ada's colour transforms are defined for RGB and 1-channel images; the {cfg.data} data have {channels} channels")
             self.ada = AdaptiveP(cfg.ada_target, cfg.ada_interval, cfg.ada_kimg, cfg.batch_size, cfg.ada_p, device, world)
-            self.boundary = get_loss(cfg.loss).boundary  # D's output between "real" and "generated"
+        self.boundary = get_loss(cfg.loss).boundary  # D's output between "real" and "generated"; None: no such line
 
     def check_batch(self, local_batch_size: int) -> None:
         check_pack(self.pack, local_batch_size)
@@ -140,11 +140,17 @@ class DInput:
         return pack(self.instance_noise(x), self.pack)
 
     def observe_real(self, real_logits: torch.Tensor, stats: dict) -> None:
-        """ADA's overfitting heuristic: D's logits on (augmented) reals join r_t = E[sign(D(x))]; this
-        update's r_t and the current p go into `stats` ("ADA/r_t", "ADA/p"). Nothing without ADA."""
+        """ADA's overfitting heuristic r_t = E[sign(D(x_real) - boundary)]: 0 when D cannot tell reals
+        from fakes, towards 1 as D overfits its training images. With ADA, D's logits on (augmented) reals
+        join p's accumulator, and this update's r_t and the current p go into `stats` ("ADA/r_t", "ADA/p").
+        Without ADA the same statistic of this update is logged as "ADA/r_t" (a limited-data run shows it
+        rise), read from the logits D already made: detached, no draw, no forward. Losses with no
+        decision boundary (wasserstein, relativistic) log nothing."""
         if self.ada is not None:
             stats["ADA/r_t"] = self.ada.observe(real_logits - self.boundary)
             stats["ADA/p"] = self.ada.p
+        elif self.boundary is not None:
+            stats["ADA/r_t"] = (real_logits.detach().float() - self.boundary).sign().mean()
 
     def state_dict(self) -> dict:
         """What a checkpoint keeps of the pipeline: ADA's p and accumulator ({} without ADA)."""
