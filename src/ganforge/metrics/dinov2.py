@@ -37,7 +37,7 @@ from torch.hub import load_state_dict_from_url
 
 from ..errors import GanforgeError
 from ..runtime.checkpoint import load_failure_reason
-from .features import FeatureExtractor, check_resize_method, pil_resize_float, to_uint8
+from .features import FeatureExtractor, check_resize_method, resize_for_network, to_uint8
 
 SIZE = 224  # the input side of Stein et al. (16x16 patches of 14 pixels)
 PATCH = 14
@@ -203,12 +203,7 @@ class DINOv2(FeatureExtractor):
         if images.shape[1] not in (1, 3):
             raise GanforgeError(f"DINOv2 takes grey or RGB images, got {images.shape[1]} channels")
         x = to_uint8(images).float() / 127.5 - 1.0  # as saved to PNG and read back
-        if self.resize_method == "pil-bicubic":
-            x = pil_resize_float(x, SIZE)
-        else:
-            from ..data.base import resize_images
-
-            x = resize_images(x, SIZE, None)
+        x = resize_for_network(x, self.resize_method, SIZE)
         x = (x + 1.0) / 2.0  # [0, 1], as torchvision's ToTensor gives
         if x.shape[1] == 1:
             x = x.repeat(1, 3, 1, 1)

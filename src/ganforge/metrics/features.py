@@ -127,6 +127,16 @@ def pil_resize_float(images: torch.Tensor, size: int | None) -> torch.Tensor:
     return (pil_bicubic_resize(x, size) / 127.5 - 1.0).to(images.device)
 
 
+def resize_for_network(images: torch.Tensor, method: str, size: int | None, channels: int | None = None) -> torch.Tensor:
+    """[-1, 1] (N, C, H, W) -> `channels` (None: as given) at size x size (None: as given), by the resize
+    `method` (`legacy-tensor`: data/base.py's antialiased bilinear; `pil-bicubic`: `pil_resize_float`)."""
+    from ..data.base import resize_images
+
+    if method == "pil-bicubic":
+        return pil_resize_float(resize_images(images, None, channels), size)  # channels first, then PIL
+    return resize_images(images, size, channels)
+
+
 class FeatureExtractor:
     """Base of the interface above; subclasses implement `_forward(images) -> (features, logits | None)`."""
 
@@ -295,13 +305,7 @@ class ModuleFeatures(FeatureExtractor):
 
     def _forward(self, images):
         if self.image_size is not None or self.channels is not None:
-            from ..data.base import resize_images
-
-            if self.resize_method == "pil-bicubic":
-                images = resize_images(images, None, self.channels)  # channels only
-                images = pil_resize_float(images, self.image_size)
-            else:
-                images = resize_images(images, self.image_size, self.channels)
+            images = resize_for_network(images, self.resize_method, self.image_size, self.channels)
         if self._layer is None:
             features, logits = self.network.features(images).flatten(1), self.network(images)
         else:
@@ -348,12 +352,8 @@ class PixelFeatures(FeatureExtractor):
         return None  # nothing learned to hash
 
     def _forward(self, images):
-        if self.size is not None and self.resize_method == "pil-bicubic":
-            images = pil_resize_float(images, self.size)
-        elif self.size is not None:
-            from ..data.base import resize_images
-
-            images = resize_images(images, self.size, None)
+        if self.size is not None:
+            images = resize_for_network(images, self.resize_method, self.size)
         return images.flatten(1), None
 
 
