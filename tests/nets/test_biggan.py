@@ -102,23 +102,32 @@ def test_the_shared_condition_is_biggans_own():
         build_models(ModelConfig(name="dcgan", conditional_g="shared", conditional_d="projection"), (1, 28, 28), "image", num_classes=10)
 
 
-def test_truncation_keeps_every_component_within_the_threshold_and_is_a_truncated_normal():
+def test_truncation_cuts_z_at_2_then_scales_it_by_psi_as_the_authors_sampler():
     z = torch.randn(50_000, 4, generator=torch.Generator().manual_seed(1))
-    t = truncate_latent(z, 2.0, generator=torch.Generator().manual_seed(2))
-    assert t.abs().max() <= 2.0
+    psi = 0.5
+    t = truncate_latent(z, psi, generator=torch.Generator().manual_seed(2))
+    assert t.abs().max() <= 2.0 * psi
     inside = z.abs() <= 2.0
-    assert_close(t[inside], z[inside], rtol=0, atol=0)  # components already inside are kept
+    assert_close(t[inside], psi * z[inside], rtol=0, atol=0)  # components already inside are kept, scaled
     assert (~inside).sum() > 1000  # about 4.6 % of the components were redrawn
     # N(0, 1) truncated to [-2, 2]: mean 0, variance 1 - 2*2*phi(2)/(2*Phi(2) - 1) = 0.7737, and
     # P(|z| < 1 | |z| <= 2) = 0.6827 / 0.9545 = 0.7152 (200,000 draws: standard errors ~0.002 and ~0.001)
-    assert abs(t.mean().item()) < 0.01
-    assert abs(t.var().item() - 0.7737) < 0.01
-    assert abs((t.abs() < 1).float().mean().item() - 0.7152) < 0.005
-    again = truncate_latent(z, 2.0, generator=torch.Generator().manual_seed(2))
+    cut = t / psi
+    assert abs(cut.mean().item()) < 0.01
+    assert abs(cut.var().item() - 0.7737) < 0.01
+    assert abs((cut.abs() < 1).float().mean().item() - 0.7152) < 0.005
+    again = truncate_latent(z, psi, generator=torch.Generator().manual_seed(2))
     assert torch.equal(t, again)  # seeded: the same redraws
-    assert (truncate_latent(z[:1000], 0.5).abs() <= 0.5).all()
-    with pytest.raises(ConfigError, match="truncation threshold must be > 0, got 0"):
-        truncate_latent(z, 0.0)
+    assert truncate_latent(z, 1.0) is z  # psi 1 is off: the N(0, I) draw as it is
+    assert torch.equal(truncate_latent(z[:100], 0.0), torch.zeros(100, 4))
+    with pytest.raises(ConfigError, match=r"truncation psi must be in \[0, 1\] .*got 1.5"):
+        truncate_latent(z, 1.5)
+
+
+def test_the_generator_exposes_the_truncation_trick():
+    G, _ = biggan()
+    z = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+    assert_close(G.truncate_latent(z, 0.5, torch.Generator().manual_seed(1)), truncate_latent(z, 0.5, torch.Generator().manual_seed(1)))
 
 
 def test_biggan_on_unlabelled_data_is_a_one_line_error_naming_the_data(tmp_path, capsys):

@@ -6,6 +6,7 @@ from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
 from ganforge.nets import MODELS, build_models
 from ganforge.nets.dcgan import base_and_doublings
+from ganforge.train.sampling import TRUNCATION_MODELS
 
 # (family, shape, g kwargs, d kwargs)
 CASES = [
@@ -72,6 +73,18 @@ def test_forward_backward(name, shape, g, d):
     for net in (G, D):
         grads = [p.grad for p in net.parameters() if p.requires_grad]
         assert grads and all(gr is not None and torch.isfinite(gr).all() for gr in grads)
+
+
+def test_the_models_with_a_truncation_trick_are_those_the_sampling_error_names():
+    """train/sampling.py names the models whose G has a truncation trick: a capability of G's modules
+    (`truncation_psi` or `truncate_latent`), checked here on a generator of every registered model."""
+    have = set()
+    for name, shape, g, d in CASES:
+        kind = "points" if len(shape) == 1 else "image"
+        G, _ = build_models(ModelConfig(name=name, z_dim=16, g=g, d=d), shape, kind)
+        if any(hasattr(m, "truncation_psi") or hasattr(m, "truncate_latent") for m in G.modules()):
+            have.add(name)
+    assert have == set(TRUNCATION_MODELS)
 
 
 def test_dcgan_64_matches_pytorch_examples_topology():

@@ -128,7 +128,7 @@ def test_truncation_is_refused_outside_0_1_and_for_families_without_it():
     with pytest.raises(ConfigError, match=r"in \[0, 1\]"):
         truncating(G, 1.5)
     dcgan, _ = build_models(ModelConfig(name="dcgan", z_dim=8, g={"width": 4}, d={"width": 4}), (1, 16, 16), "image")
-    with pytest.raises(ConfigError, match="truncation needs a generator with a mapping network"):
+    with pytest.raises(ConfigError, match="truncation: this generator has no truncation trick"):
         truncating(dcgan, 0.7)
 
 
@@ -177,4 +177,4 @@ def test_generate_refuses_truncation_for_a_family_without_it(tmp_path, capsys):
     capsys.readouterr()
     assert main(["generate", str(out), "-o", str(tmp_path / "x.png"), "--truncation", "0.7"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and "truncation needs a generator with a mapping network" in err
+    assert err.count("\n") == 0 and "truncation: model 'dcgan' has no truncation trick (models with one: biggan" in err

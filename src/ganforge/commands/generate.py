@@ -21,7 +21,9 @@ def register(sub) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="class-conditional runs: every sample of class K")
     p.add_argument("--truncation", type=float, metavar="PSI",
-                   help="StyleGAN2 runs: the truncation trick, w = w_avg + PSI (w - w_avg), PSI in [0, 1] (1 = off)")
+                   help="the truncation trick, PSI in [0, 1] (1 = off, the same samples as without it): stylegan2 runs "
+                   "w = w_avg + PSI (w - w_avg) (0: the average w's image); biggan runs z from N(0, I) with every "
+                   "component beyond 2 drawn again, times PSI (0: z = 0, one image per class)")  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"-n must be at least 1, got {args.n}")
     psi = getattr(args, "truncation", None)
     if psi is not None and not 0.0 <= psi <= 1.0:
-        raise ConfigError(f"--truncation must be in [0, 1] (1 = no truncation, 0 = the average w), got {psi:g}")
+        raise ConfigError(f"--truncation must be in [0, 1] (1 = off, 0 = the average w or z of 0), got {psi:g}")
     loaded = load_run(args.run_dir, args.ckpt, args.device)
     options = {} if getattr(args, "class_", None) is None else {"class_": args.class_}
     if psi is not None:

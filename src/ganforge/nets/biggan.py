@@ -26,7 +26,8 @@ embedding; unconditional (num_classes 0), each CBN takes only its z chunk, and w
 is a plain BatchNorm. Spectral norm (on every conv and linear layer of G and D, as the paper) is the
 model switch `model.spectral_norm: [g, d]`; it leaves the shared embedding alone, as the authors do.
 The orthogonal regularisation of G is the switch `ortho_weight` (train/g_regularizers.py) and the
-truncation trick is `truncate_latent` below.
+truncation trick is `truncate_latent` below, which G exposes so that `ganforge generate --truncation PSI`
+draws z through it (train/sampling.py `truncating`).
 
 Deviations from the reference, and why:
   - Every side 4 * 2^n (n >= 2) uses the 32x32 pattern (constant width 4 ch; D halves to 8x8, then two
@@ -121,22 +122,35 @@ def z_chunks(z_dim: int, blocks: int, hier: bool) -> list[int]:
     return [z_dim - blocks * chunk] + [chunk] * blocks
 
 
-def truncate_latent(z: torch.Tensor, threshold: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """The truncation trick (sec. 3.1): z ~ N(0, I) with every component whose magnitude exceeds
-    `threshold` drawn again until none does, i.e. a truncated normal. Smaller thresholds trade variety
-    for fidelity. Redraws come from `generator` (on z's device), so a seeded draw stays reproducible."""
-    if threshold <= 0:
-        raise ConfigError(f"the truncation threshold must be > 0, got {threshold}")
+# The authors' sampler cuts z at +-2 (`truncated_z_sample`: truncation * truncnorm.rvs(-2, 2)).
+TRUNCATION_BOUND = 2.0
+
+
+def truncate_latent(z: torch.Tensor, psi: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The truncation trick (sec. 3.1) as the authors' published sampler draws it (the BigGAN TF Hub demo,
+    tensorflow/hub examples/colab/biggan_generation_with_tf_hub.ipynb, `truncated_z_sample`): every
+    component of a draw z ~ N(0, I) whose magnitude exceeds 2 is drawn again until none does (a normal
+    truncated to [-2, 2]), then z is scaled by psi in [0, 1]. Smaller psi trades variety for fidelity;
+    psi = 0 gives z = 0, the "mean" image of each class. psi = 1 is off: z comes back as drawn, the
+    N(0, I) G was trained on (the demo cuts at 2 even at truncation 1), so a seed gives the same samples
+    with and without it. Redraws come from `generator` (on z's device): a seeded draw stays reproducible."""
+    if not 0.0 <= psi <= 1.0:
+        raise ConfigError(f"the truncation psi must be in [0, 1] (1 = off, 0 = z of 0), got {psi:g}")
+    if psi == 1.0:
+        return z
     z = z.clone()
-    outside = z.abs() > threshold
+    outside = z.abs() > TRUNCATION_BOUND
     while outside.any():
         z[outside] = torch.randn(int(outside.sum()), generator=generator, device=z.device, dtype=z.dtype)
-        outside = z.abs() > threshold
-    return z
+        outside = z.abs() > TRUNCATION_BOUND
+    return psi * z
 
 
 # ---------------------------------------------------------------------------------------------- nets
 class Generator(nn.Module):
+    # The truncation trick, a capability train/sampling.py's `truncating` looks for: it redraws G's latent.
+    truncate_latent = staticmethod(truncate_latent)
+
     def __init__(self, z_dim: int, shape, num_classes: int, ch: int, shared_dim: int, hier: bool, attention_res: int, init: str):
         super().__init__()
         channels, size, _ = shape

@@ -115,15 +115,17 @@ class Algorithm:
     def generate(cls, run, n: int, seed: int = 0, batch_size: int = 256, **options) -> torch.Tensor:
         """n samples of a loaded run (`ganforge generate`); the same seed gives the same samples.
         Options: `class_`, the class of every sample (class-conditional runs); `truncation`, psi of the
-        truncation trick (a generator with a mapping network, StyleGAN2)."""
+        truncation trick (train/sampling.py `truncating`: StyleGAN2's average w, BigGAN's truncated z)."""
         class_ = options.pop("class_", None)
         psi = options.pop("truncation", None)
         if options:
             raise ConfigError(f"the {cls.name} algorithm takes no generate options ({', '.join(options)})")
         labels = cls.latent_labels(run.config, run.num_classes, n, class_)
-        z = cls.latent(run.config, n, generator=torch.Generator().manual_seed(seed))
-        with truncating(run.G, psi):
-            return sample_in_chunks(run.G, z, labels, next(run.G.parameters()).device, batch_size)
+        draws = torch.Generator().manual_seed(seed)
+        z = cls.latent(run.config, n, generator=draws)
+        with truncating(run.G, psi, model=run.config.model.name) as trick:
+            # A trick that redraws z (BigGAN's) continues the seed's draws, so the same seed gives the same samples.
+            return sample_in_chunks(run.G, trick.latent(z, draws), labels, next(run.G.parameters()).device, batch_size)
 
     # ------------------------------------------------------------------ inside a loop
     def __init__(self, trainer):

@@ -9,7 +9,8 @@ sample through these functions, so a sample means the same thing everywhere:
   - `latent_labels(...)`: the classes asked of a class-conditional G (grids: class r mod K in row r);
   - `sample_in_chunks(G, z, labels, ...)`: G's images for CPU codes, a batch at a time, on the CPU;
   - `evaluating(net)`: eval mode (BatchNorm running statistics, no dropout) for the duration;
-  - `truncating(G, psi)`: the truncation trick for the duration, for a G that has it (StyleGAN2).
+  - `truncating(G, psi)`: the truncation trick for the duration, for a G that has it (StyleGAN2's
+    average w, BigGAN's truncated z): the one place that decides how a run's G is truncated.
 An algorithm supplies its own latent distribution (`Algorithm.latent`); these functions take it as
 given.
 """
@@ -83,22 +84,38 @@ class evaluating:
         return False
 
 
-class truncating:
-    """`with truncating(G, psi):` samples G with the truncation trick, w' = w_avg + psi (w - w_avg)
-    (Karras et al. 2019 eq. 3; StyleGAN2), and restores it afterwards. psi = None leaves G as it is. A
-    generator has the trick where one of its modules has a `truncation_psi` (a mapping network's
-    average w): any other generator is refused with an error."""
+# The models whose generator has a truncation trick, and how (see `truncating`); tests/nets/test_models.py
+# checks this list against a generator of every registered model.
+TRUNCATION_MODELS = {"biggan": "z from a normal truncated at 2, times PSI", "stylegan2": "w pulled toward the average w"}
 
-    def __init__(self, G: torch.nn.Module, psi: float | None):
-        self.psi, self.nets = psi, []
+
+class truncating:
+    """`with truncating(G, psi) as trick:` samples G with the truncation trick for the duration, psi in
+    [0, 1] (1 = off; None leaves G as it is). G has the trick through a capability of one of its modules:
+      - `truncation_psi` (a mapping network's average w; StyleGAN2): w' = w_avg + psi (w - w_avg)
+        (Karras et al. 2019 eq. 3), set for the duration and restored after; psi = 0 gives the average
+        w's image for every sample;
+      - `truncate_latent(z, psi, generator)` (a G fed z ~ N(0, I) directly; BigGAN, nets/biggan.py): the
+        latent itself is drawn otherwise, so the caller feeds G `trick.latent(z, generator)` of its draw:
+        psi times z truncated at 2 (Brock et al. 2019 sec. 3.1); psi = 0 gives z = 0, one image per class.
+    A generator with neither is refused with an error naming `model` and the models that have one."""
+
+    def __init__(self, G: torch.nn.Module, psi: float | None, model: str | None = None):
+        self.psi, self.nets, self.redraws = psi, [], []
         if psi is None:
             return
         if not 0.0 <= psi <= 1.0:
-            raise ConfigError(f"truncation psi must be in [0, 1] (1 = no truncation, 0 = the average w), got {psi:g}")
+            raise ConfigError(f"truncation psi must be in [0, 1] (1 = off, 0 = the average w or z of 0), got {psi:g}")
         self.nets = [m for m in G.modules() if hasattr(m, "truncation_psi")]
-        if not self.nets:
-            raise ConfigError("truncation needs a generator with a mapping network's average w (model stylegan2); "
-                              "this run's generator has none")  # fmt: skip
+        self.redraws = [m.truncate_latent for m in G.modules() if hasattr(m, "truncate_latent")]
+        if not (self.nets or self.redraws):
+            have = "; ".join(f"{name}: {how}" for name, how in TRUNCATION_MODELS.items())
+            who = f"model '{model}'" if model else "this generator"
+            raise ConfigError(f"truncation: {who} has no truncation trick (models with one: {have})")
+
+    def latent(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """What G is fed for the draw z ~ N(0, I): truncated where G's trick redraws its latent, else z."""
+        return self.redraws[0](z, self.psi, generator) if self.redraws else z
 
     def __enter__(self):
         self.saved = [m.truncation_psi for m in self.nets]
