@@ -32,6 +32,15 @@ paper (Karras et al. 2020), at one CPU budget:
 
     python benchmarks/zoo.py stylegan2-demo:data_limit=500 stylegan2-demo:data_limit=500,ada=true \
         stylegan2-demo:data_limit=4500 stylegan2-demo:data_limit=4500,ada=true --memorization --cpu-seconds 900
+
+With --conditional a class-conditional preset is also scored on the classes it was asked for (the
+classes `ganforge generate` draws, row by row): conditional accuracy (the evaluator's class of each
+sample vs the class asked, mean over classes) and per-class FID (intra-FID: each class's samples vs its
+~50 held-out digits in the domain FID's feature space, mean over classes), beside its real-vs-real floor
+(as many training digits of each class as G drew for it): with so few digits per class the floor, not 0,
+is what a perfect G scores. BigGAN against the projection cGAN at one budget:
+
+    python benchmarks/zoo.py biggan-demo cgan-projection --conditional --cpu-seconds 600
 """
 from __future__ import annotations
 
@@ -56,6 +65,7 @@ DEFAULTS = {
     "sagan": "model.g.width=16,model.d.width=16",
 }
 DEFAULT_LIST = ["dcgan-demo", "sngan", "sagan"]
+CONDITIONAL = ["conditional", "intra-fid"]  # --conditional: conditional accuracy, per-class FID
 OTHER_ZOO = ["progan-demo"]  # other helpers' presets: benchmarked by default when they exist
 
 
@@ -115,6 +125,8 @@ def main() -> None:
     parser.add_argument("--cache-dir", help="evaluator cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     parser.add_argument("--keep", help="keep the runs in this folder (default: a temporary one)")
     parser.add_argument("--memorization", action="store_true", help="also score near-copies of each run's own training images")
+    parser.add_argument("--conditional", action="store_true", help="class-conditional presets: also score conditional accuracy "
+                        "and per-class FID (mean over classes, with its real-vs-real floor)")
     args = parser.parse_args()
 
     import torch
@@ -152,7 +164,11 @@ def main() -> None:
         wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
         run = gf.load_run(result.run_dir)
         gen = gf.generate(run, n_samples, seed=args.seed)
-        cards = {c.metric: c for c in score(gen, ref, ev, metrics, seed=args.seed)}
+        scored, options = metrics, None
+        if args.conditional and run.config.model.conditional_g:  # the classes generate asked G for, as `ganforge eval`
+            classes = run.algorithm.latent_labels(run.config, run.num_classes, n_samples)
+            scored, options = metrics + CONDITIONAL, {m: {"classes": classes} for m in CONDITIONAL}
+        cards = {c.metric: c for c in score(gen, ref, ev, scored, seed=args.seed, options=options)}
         memorized = None
         if args.memorization:
             limit = run.config.data_limit
@@ -160,22 +176,30 @@ def main() -> None:
                 train_refs[limit] = prepare_reference(args.data, ev, ["memorization"], image_size=32, data_limit=limit)
             memorized = score(gen, train_refs[limit], ev, ["memorization"], seed=args.seed)[0]
         fid, r_t = cards["fid"], r_t_at(result.run_dir)
+        accuracy, class_fid = cards.get("conditional/accuracy"), cards.get("conditional/fid")
         rows.append((entry, run.step, cpu, wall, fid.value, fid.extra.get("real_vs_real"), cards["modes/covered"].value,
-                     cards["modes/kl"].value, memorized, r_t))  # fmt: skip
+                     cards["modes/kl"].value, memorized, r_t, accuracy, class_fid))  # fmt: skip
         mem_note = f", near-copies {memorized.value:.3f} (real-vs-real {memorized.extra['baseline_share']:.3f})" if memorized else ""
+        cond_note = (f", conditional accuracy {accuracy.value:.3f}, per-class FID {class_fid.value:.2f} "
+                     f"(real-vs-real {class_fid.extra['real_vs_real']:.2f})") if accuracy else ""  # fmt: skip
         r_t_note = ", r_t " + " ".join(f"{v:.2f}@{step}" for step, v in r_t) if r_t else ""
         print(f"  {entry}: {run.step} G steps, {cpu:.0f} CPU s, {wall:.0f} s wall, FID {fid.value:.2f}, "
-              f"modes {cards['modes/covered'].value:.0f}/{n_modes}, KL {cards['modes/kl'].value:.4f}{mem_note}{r_t_note}", flush=True)  # fmt: skip
+              f"modes {cards['modes/covered'].value:.0f}/{n_modes}, KL {cards['modes/kl'].value:.4f}{mem_note}{cond_note}{r_t_note}", flush=True)  # fmt: skip
 
     mem_head = " near-copies of its training set (real-vs-real) |" if args.memorization else ""
+    cond_head = " conditional accuracy | per-class FID, mean (real-vs-real) |" if args.conditional else ""
     print(f"\n| preset (overrides) | G steps | CPU s | wall s | domain FID (real-vs-real) | modes of {n_modes} | KL(gen‖data) |"
-          f"{mem_head} r_t first → last |")
-    print("|---|---|---|---|---|---|---|" + ("---|" if args.memorization else "") + "---|")
-    for label, steps, cpu, wall, fid, rvr, modes, kl, memorized, r_t in rows:
+          f"{mem_head}{cond_head} r_t first → last |")
+    print("|---|---|---|---|---|---|---|" + ("---|" if args.memorization else "") + ("---|---|" if args.conditional else "") + "---|")
+    for label, steps, cpu, wall, fid, rvr, modes, kl, memorized, r_t, accuracy, class_fid in rows:
         base = f" ({rvr:.2f})" if rvr is not None else ""
         mem = f" {memorized.value:.3f} ({memorized.extra['baseline_share']:.3f}) |" if memorized else ""
+        cond = ""
+        if args.conditional:  # "-" for a preset that is not class-conditional
+            cond = (f" {accuracy.value:.3f} | {class_fid.value:.2f} ({class_fid.extra['real_vs_real']:.2f}) |" if accuracy
+                    else " - | - |")  # fmt: skip
         r_t_cell = f"{r_t[0][1]:.2f} → {r_t[-1][1]:.2f}" if r_t else "-"
-        print(f"| {label} | {steps} | {cpu:.0f} | {wall:.0f} | {fid:.2f}{base} | {modes:.0f} | {kl:.4f} |{mem} {r_t_cell} |")
+        print(f"| {label} | {steps} | {cpu:.0f} | {wall:.0f} | {fid:.2f}{base} | {modes:.0f} | {kl:.4f} |{mem}{cond} {r_t_cell} |")
     if args.keep:
         print(f"runs kept in {out_root}")
     tmp.cleanup()

@@ -159,11 +159,12 @@ def test_expected_protocols_are_those_the_points_metrics_write():
 def test_expected_protocols_are_those_the_image_metrics_write():
     reader = ModuleFeatures(nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 10)), "a linear digit reader")
     ev = Evaluator(reader, 10, lambda x: reader.features_and_logits(x)[1].argmax(1), "a linear digit reader")
-    names = ["fid", "kid", "pr", "dc", "is", "modes", "memorization", "conditional"]
+    names = ["fid", "kid", "pr", "dc", "is", "modes", "memorization", "conditional", "intra-fid"]
     assert sorted(names) == sorted(n for n, _ in list_metrics())  # a new metric must join expected_protocols' table
     ref = prepare_reference("digits", ev, names, n_ref=50, n_train=60)
     classes = torch.arange(40) % 10
-    cards = score(torch.rand(40, 1, 8, 8) * 2 - 1, ref, ev, names, seed=2, options={"conditional": {"classes": classes}})
+    options = {"conditional": {"classes": classes}, "intra-fid": {"classes": classes}}
+    cards = score(torch.rand(40, 1, 8, 8) * 2 - 1, ref, ev, names, seed=2, options=options)
     expected = expected_protocols(names, "image", ev, 40, 50, 60, 2, repeats=1)
     _cards_against_expected(cards, expected)
     assert expected["fid"]["extractor"] == "a linear digit reader" and expected["memorization"]["ref_split"] == "train"

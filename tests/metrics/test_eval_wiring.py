@@ -177,3 +177,20 @@ def test_the_shared_digit_classifier_reads_each_dataset_its_own_way(tmp_path, mo
     ev_mod.load_offline_evaluator("mnist5k", str(tmp_path))
     ev_mod.load_offline_evaluator("stacked-mnist", str(tmp_path))
     assert seen["pc"] == [False, True]
+
+
+def test_eval_of_a_conditional_run_reports_conditional_accuracy_and_per_class_fid(tmp_path, capsys):
+    cache = str(tmp_path / "cache")
+    assert main(["fit-evaluator", "--data", "digits", "--model", "cnn", "--epochs", "1", "--cache-dir", cache]) == 0
+    run = str(tmp_path / "cgan-digits")
+    cfg = resolve_config("cgan", [QUICK, {"data": "digits", "steps": 20, "model": {"z_dim": 8, "g": {"hidden": [32]}, "d": {"hidden": [32]}}}])
+    train(cfg, out=run, progress=False)
+    capsys.readouterr()
+    assert main(["eval", run, "-n", "200", "--cache-dir", cache]) == 0  # default metrics: a conditional run adds both
+    table = capsys.readouterr().out
+    assert "conditional/accuracy" in table and "conditional/fid" in table and "mean of 10 classes" in table
+    card = {e["metric"]: e for e in lines(run)}["conditional/fid"]
+    assert card["extractor"] == "cnn-digits classifier" and card["n_gen"] == 200 and card["n_ref"] == 200
+    assert len(card["extra"]["per_class"]) == 10 and card["value"] == pytest.approx(sum(card["extra"]["per_class"]) / 10)
+    assert 0 < card["extra"]["real_vs_real"] < card["value"]  # 20 steps are far from real digits
+    assert sum(card["extra"]["n_ref_per_class"]) == 200 and card["extra"]["real_vs_real_n"] == 200

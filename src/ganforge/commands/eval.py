@@ -117,10 +117,11 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
                            args.cache_dir, cfg.data_root, args.device, resize, features=args.features,
                            features_weights=args.features_weights, resolution=info.resolution)  # fmt: skip
     names = names or default_metrics(info.kind, ev)
-    # Class-conditional runs: the classes G is asked for (as `generate` draws them) are scored too.
+    # Class-conditional runs: the classes G is asked for (as `generate` draws them) are scored too, by
+    # conditional accuracy and (where there are features) per-class FID.
     classes = first.algorithm.latent_labels(cfg, first.num_classes, args.n) if cfg.model.conditional_g else None
     if classes is not None and not args.metrics and ev.num_classes and info.kind == "image":
-        names = [*names, "conditional"]
+        names = [*names, "conditional"] + (["intra-fid"] if ev.extractor is not None else [])
     n_ref = args.n_ref or args.n
     n_train = cfg.data_limit or len(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root).dataset) if "memorization" in names else None
     protocols = expected_protocols(names, info.kind, ev, args.n, min(n_ref, len(info.dataset)), n_train, args.seed, args.repeats)
@@ -135,7 +136,7 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
             print("nothing new to score")
     ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=n_ref,
                             data_limit=cfg.data_limit) if targets else None  # memorization: the images trained on
-    options = {"conditional": {"classes": classes}} if "conditional" in names else None
+    options = {name: {"classes": classes} for name in ("conditional", "intra-fid") if name in names}
     appended, out = 0, None
     for which in (name for _, name in targets):
         run = first if which == first_which else load_run(args.run_dir, which, args.device)
@@ -183,6 +184,8 @@ def format_table(cards: list, step: int, evaluator_note: str) -> str:
             note.append(f"real-vs-real baseline {c.extra['baseline_share']:.3f}; exact copies {c.extra['exact_copies']}")
             if "png" in c.extra:
                 note.append(c.extra["png"])
+        if c.metric == "conditional/fid":
+            note.append(f"mean of {c.extra['classes_scored']} classes (each in the card's extra)")
         if c.metric == "modes/covered":
             note.append(f"of {c.extra['num_modes']} (perfect generator: {c.extra['perfect_generator_modes_covered']:.1f})")
         if c.warnings:

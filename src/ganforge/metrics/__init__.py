@@ -1,4 +1,5 @@
-"""Evaluation metrics by name: FID, KID, IS, precision/recall, density/coverage, mode coverage, memorization.
+"""Evaluation metrics by name: FID, KID, IS, precision/recall, density/coverage, mode coverage, memorization,
+and for class-conditional runs conditional accuracy and per-class FID.
 
 Each registered metric is a function `metric(inputs: EvalInputs, **options) -> list[ProtocolCard]`:
 it reads the features, logits, labels, points or pixels it needs from `inputs` (a missing one is a

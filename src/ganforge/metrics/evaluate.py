@@ -29,7 +29,7 @@ from .features import extract
 from .inputs import EvalInputs
 from .modes import class_histogram
 
-FEATURE_METRICS = {"fid", "kid", "pr", "dc"}
+FEATURE_METRICS = {"fid", "kid", "pr", "dc", "intra-fid"}
 # Scores by card name: True when higher is better (for the best checkpoint). Density is left out: its
 # ideal is about 1 (above 1, fakes crowd dense real regions), so neither direction is "better".
 HIGHER_IS_BETTER = {
@@ -39,7 +39,7 @@ HIGHER_IS_BETTER = {
 
 
 # The registered metric (what --metrics names) behind each card whose name differs from it.
-CARD_SOURCE = {"precision": "pr", "recall": "pr", "density": "dc", "coverage": "dc"}
+CARD_SOURCE = {"precision": "pr", "recall": "pr", "density": "dc", "coverage": "dc", "conditional/fid": "intra-fid"}
 
 
 def metric_of_card(card_name: str) -> str:
@@ -84,6 +84,8 @@ class Reference:
     train_features: torch.Tensor | None = None
     class_distribution: torch.Tensor | None = None  # (K,) training class shares, when labels match
     ref_split: str = "test"
+    ref_labels: torch.Tensor | None = None  # (M,) the data's classes of `ref` (-1: unlabelled)
+    train_labels: torch.Tensor | None = None  # (T,) and of `train`
 
 
 def _tensor(info, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -105,9 +107,9 @@ def prepare_reference(
     memorization looks for copies of those."""
     test = get_dataset(data, "test", image_size, channels, data_root)
     train = get_dataset(data, "train", image_size, channels, data_root, data_limit=data_limit)
-    ref, _ = _tensor(test, n_ref, seed)
+    ref, ref_y = _tensor(test, n_ref, seed)
     train_x, train_y = _tensor(train, n_train, seed + 1)
-    out = Reference(train.kind, data, ref, train_x)
+    out = Reference(train.kind, data, ref, train_x, ref_labels=ref_y, train_labels=train_y)
     wants_features = bool(FEATURE_METRICS & set(metrics)) or "memorization" in metrics
     if ev.extractor is not None and wants_features:
         out.ref_features = extract(ev.extractor, ref, desc="reference features")[0]
@@ -135,6 +137,8 @@ def _check_available(names: list[str], ref: Reference, ev: Evaluator) -> None:
             raise ConfigError(f"metric 'modes' needs an evaluator with the data's classes; {ev.note}")
         if name == "conditional" and (ref.kind != "image" or not ev.num_classes):
             raise ConfigError(f"metric 'conditional' needs an image evaluator with the data's classes; {ev.note}")
+        if name == "intra-fid" and not (ref.ref_labels is not None and len(ref.ref_labels) and (ref.ref_labels >= 0).all()):
+            raise ConfigError(f"metric 'intra-fid' compares each class with its held-out images: the data '{ref.data}' has no class labels")
 
 
 def score(
@@ -151,6 +155,7 @@ def score(
         inputs.gen_features, gen_logits = extract(ev.extractor, gen, logits=has_logits, desc="generated features")
         inputs.ref_features = ref.ref_features
         inputs.train_features, inputs.heldout_features = ref.train_features, ref.ref_features
+        inputs.ref_labels, inputs.train_labels = ref.ref_labels, ref.train_labels
     if "is" in metrics:
         inputs.gen_logits = gen_logits
     if ref.kind == "points":
@@ -203,7 +208,7 @@ def expected_protocols(
     }  # fmt: skip
     no_features = dict.fromkeys(features)
     base = {"n_gen": n_gen, "ref_split": Reference.ref_split, "seed": seed, "repeats": repeats}
-    cards = {"fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"], "dc": ["density", "coverage"],
+    cards = {"fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"], "dc": ["density", "coverage"], "intra-fid": ["conditional/fid"],
              "modes": ["modes/covered", "modes/kl"] + (["modes/high_quality"] if kind == "points" else [])}  # fmt: skip
     out = {}
     for metric in metrics:

@@ -22,6 +22,7 @@ class EvalInputs:
 
     gen_features: torch.Tensor | None = None  # (N, D) evaluator features of generated samples
     ref_features: torch.Tensor | None = None  # (M, D) the same features of the reference split
+    ref_labels: torch.Tensor | None = None  # (M,) the reference images' own classes (per-class FID)
     gen_logits: torch.Tensor | None = None  # (N, K) evaluator class logits of generated samples (IS, modes)
     gen_labels: torch.Tensor | None = None  # (N,) predicted classes; for modes, overrides argmax(gen_logits)
     num_classes: int | None = None  # K for mode coverage (Stacked MNIST: 1,000)
@@ -30,7 +31,8 @@ class EvalInputs:
     mixture: str | None = None  # 'ring8' or 'grid25' when gen_points are given
     gen_images: torch.Tensor | None = None  # (N, C, H, W) generated pixels (memorization)
     train_images: torch.Tensor | None = None  # (T, C, H, W) the GAN's training images (memorization)
-    train_features: torch.Tensor | None = None  # (T, D) their evaluator features (memorization)
+    train_features: torch.Tensor | None = None  # (T, D) their evaluator features (memorization, per-class FID's floor)
+    train_labels: torch.Tensor | None = None  # (T,) the training images' own classes (per-class FID's floor)
     heldout_images: torch.Tensor | None = None  # real images never trained on: memorization's baseline
     heldout_features: torch.Tensor | None = None  # their evaluator features
     ref_images: torch.Tensor | None = None  # (M, C, H, W) reference pixels (a held-out baseline if ref_split != train)
