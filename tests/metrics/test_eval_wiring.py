@@ -12,6 +12,7 @@ from ganforge.cli import main
 from ganforge.metrics.evaluate import prepare_reference, score
 from ganforge.metrics.evaluator import Evaluator, resolve_evaluator
 from ganforge.metrics.features import ModuleFeatures
+from ganforge.monitors.evaluation import EVAL_SEED
 from ganforge.metrics.protocol import state_dict_sha256
 from ganforge.presets import resolve_config
 from ganforge.runs import load_run, train
@@ -69,6 +70,8 @@ def test_bad_input_is_a_clear_error(ring_run, tmp_path, capsys):
     assert "unknown metric 'fjd'" in err and "memorization" in err and "kid" in err
     assert main(["eval", ring_run, "--metrics", "is"]) == 2
     assert "needs class logits" in capsys.readouterr().err
+    assert main(["eval", ring_run, "--metrics", "fid,conditional"]) == 2  # ring8's G is not class-conditional
+    assert "error: --metrics: metric 'conditional' scores G against the classes it was asked for" in capsys.readouterr().err
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "config.yaml").write_text(open(os.path.join(ring_run, "config.yaml")).read())
@@ -179,9 +182,16 @@ def test_the_shared_digit_classifier_reads_each_dataset_its_own_way(tmp_path, mo
     assert seen["pc"] == [False, True]
 
 
-def test_eval_of_a_conditional_run_reports_conditional_accuracy_and_per_class_fid(tmp_path, capsys):
-    cache = str(tmp_path / "cache")
+@pytest.fixture(scope="module")
+def digits_cache(tmp_path_factory):
+    """A cache folder holding a one-epoch digits evaluator."""
+    cache = str(tmp_path_factory.mktemp("cache"))
     assert main(["fit-evaluator", "--data", "digits", "--model", "cnn", "--epochs", "1", "--cache-dir", cache]) == 0
+    return cache
+
+
+def test_eval_of_a_conditional_run_reports_conditional_accuracy_and_per_class_fid(digits_cache, tmp_path, capsys):
+    cache = digits_cache
     run = str(tmp_path / "cgan-digits")
     cfg = resolve_config("cgan", [QUICK, {"data": "digits", "steps": 20, "model": {"z_dim": 8, "g": {"hidden": [32]}, "d": {"hidden": [32]}}}])
     train(cfg, out=run, progress=False)
@@ -194,3 +204,40 @@ def test_eval_of_a_conditional_run_reports_conditional_accuracy_and_per_class_fi
     assert len(card["extra"]["per_class"]) == 10 and card["value"] == pytest.approx(sum(card["extra"]["per_class"]) / 10)
     assert 0 < card["extra"]["real_vs_real"] < card["value"]  # 20 steps are far from real digits
     assert sum(card["extra"]["n_ref_per_class"]) == 200 and card["extra"]["real_vs_real_n"] == 200
+
+
+def test_in_training_evaluation_of_a_conditional_run_scores_the_classes_eval_asks_for(digits_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", digits_cache)  # where training looks for the evaluator
+    run = str(tmp_path / "cgan-digits")
+    cfg = resolve_config("cgan", [QUICK, {"data": "digits", "steps": 4, "log_every": 2, "eval_every": 2, "eval_n": 64,
+                                          "eval_metrics": ["conditional", "intra-fid"],
+                                          "model": {"z_dim": 8, "g": {"hidden": [32]}, "d": {"hidden": [32]}}}])  # fmt: skip
+    train(cfg, out=run, progress=False)
+    trained = {(e["step"], e["metric"]): e for e in lines(run)}
+    assert {key for key in trained if "accuracy/" not in key[1]} == {
+        (s, m) for s in (2, 4) for m in ("conditional/accuracy", "conditional/fid")
+    }
+    # 64 samples in rows of 8: classes 0..7, 8 samples each, as `ganforge generate` and `ganforge eval` draw them
+    assert trained[(4, "conditional/fid")]["extra"]["n_gen_per_class"] == [8] * 8 + [None, None]
+    # `ganforge eval` with the monitor's seed and n scores the same samples for the same classes: the same values
+    assert main(["eval", run, "-n", "64", "--seed", str(EVAL_SEED), "--metrics", "conditional,intra-fid"]) == 0
+    scored = {e["metric"]: e["value"] for e in lines(run) if e["source"] == "eval"}
+    assert len(scored) == 1 + 8 + 1  # accuracy, its 8 classes, per-class FID
+    for metric, value in scored.items():
+        torch.testing.assert_close(trained[(4, metric)]["value"], value)
+
+
+@pytest.mark.parametrize("overrides, says", [
+    (["eval_metrics=[fid,conditional]"], ("eval_metrics: metric 'conditional' scores G against the classes it was asked for, "
+                                          "and this run's generator is not class-conditional (model.conditional_g is off)")),
+    (["eval_metrics=[intra-fid]"], "eval_metrics: metric 'intra-fid' scores G against the classes it was asked for"),
+    (["eval_metrics=[fid]", "eval_evaluator=none"], "eval_metrics: metric 'fid' needs features, and there is no evaluator"),
+])  # fmt: skip
+def test_in_training_metrics_the_run_cannot_score_are_refused_before_training(overrides, says, tmp_path, capsys):
+    run = tmp_path / "gan-digits"
+    argv = ["train", "--preset", "gan", "--data", "digits", "--steps", "4", "--no-progress", "--out", str(run), "threads=1",
+            "batch_size=16", "log_every=2", "eval_every=2", "eval_n=64", "model.z_dim=8", *overrides]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"ganforge: error: {says}") and err.count("\n") == 1
+    assert not run.exists()  # refused before the run folder, so before any step

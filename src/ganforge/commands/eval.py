@@ -104,24 +104,28 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
     from tqdm.auto import tqdm
 
     from ..data import get_dataset
-    from ..metrics.evaluate import check_metric_names, combine_repeats, default_metrics, expected_protocols, prepare_reference, score
+    from ..metrics.evaluate import (
+        check_metric_names,
+        class_options,
+        combine_repeats,
+        default_metrics,
+        expected_protocols,
+        prepare_reference,
+        score,
+    )
     from ..metrics.evaluator import resolve_evaluator
     from ..metrics.records import append_cards, read_metrics, scored_with
     from ..report.metric_curves import write_run_curves
     from ..runs import generate, latest_checkpoint, load_run
 
-    names = check_metric_names(args.metrics.split(",")) if args.metrics else None  # typos fail before the data
     cfg = first.config
+    conditional = bool(cfg.model.conditional_g)
+    names = check_metric_names(args.metrics.split(","), conditional, "--metrics") if args.metrics else None  # before the data
     info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root, skip_bad_images=cfg.skip_bad_images)
     ev = resolve_evaluator(cfg.data, info.kind, info.num_classes, args.evaluator, args.inception_weights,
                            args.cache_dir, cfg.data_root, args.device, resize, features=args.features,
                            features_weights=args.features_weights, resolution=info.resolution)  # fmt: skip
-    names = names or default_metrics(info.kind, ev)
-    # Class-conditional runs: the classes G is asked for (as `generate` draws them) are scored too, by
-    # conditional accuracy and (where there are features) per-class FID.
-    classes = first.algorithm.latent_labels(cfg, first.num_classes, args.n) if cfg.model.conditional_g else None
-    if classes is not None and not args.metrics and ev.num_classes and info.kind == "image":
-        names = [*names, "conditional"] + (["intra-fid"] if ev.extractor is not None else [])
+    names = names or default_metrics(info.kind, ev, conditional)
     n_ref = args.n_ref or args.n
     n_train = cfg.data_limit or len(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root).dataset) if "memorization" in names else None
     protocols = expected_protocols(names, info.kind, ev, args.n, min(n_ref, len(info.dataset)), n_train, args.seed, args.repeats)
@@ -136,7 +140,8 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
             print("nothing new to score")
     ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=n_ref,
                             data_limit=cfg.data_limit) if targets else None  # memorization: the images trained on
-    options = {name: {"classes": classes} for name in ("conditional", "intra-fid") if name in names}
+    # Class-conditional runs: the classes G is asked for, as `generate` draws them (None for an unconditional G).
+    options = class_options(names, first.algorithm.latent_labels(cfg, first.num_classes, args.n))
     appended, out = 0, None
     for which in (name for _, name in targets):
         run = first if which == first_which else load_run(args.run_dir, which, args.device)

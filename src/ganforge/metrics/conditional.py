@@ -15,8 +15,8 @@ mnist5k) each FID is biased far upward, so every class carries its real-vs-real 
 images of class k as G drew for k, against the same held-out class k (what a perfect G would score at
 these sample sizes, as `extra.real_vs_real` is for the domain FID).
 
-Inputs: the option `classes` (the (N,) classes G was given), which `ganforge eval` passes for
-conditional runs; `inputs.gen_labels` (the evaluator's predictions) for accuracy; generated, held-out
+Inputs: the option `classes` (the (N,) classes G was given), which `ganforge eval` and in-training
+evaluation pass for conditional runs (evaluate.class_options); `inputs.gen_labels` (the evaluator's predictions) for accuracy; generated, held-out
 and training features with the real images' classes (`ref_labels`, `train_labels`) for intra-FID.
 """
 from __future__ import annotations

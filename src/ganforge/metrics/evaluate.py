@@ -47,13 +47,29 @@ def metric_of_card(card_name: str) -> str:
     return CARD_SOURCE.get(card_name, card_name.split("/")[0])
 
 
-def check_metric_names(names: list[str]) -> list[str]:
-    """The names, each checked against the registry (unknown: ConfigError listing the valid ones)."""
+# Metrics that score G against the classes it was asked for (their option `classes`): class-conditional runs only.
+CLASS_METRICS = ("conditional", "intra-fid")
+
+
+def check_metric_names(names: list[str], conditional: bool, asked_by: str) -> list[str]:
+    """The names, each checked against the registry (unknown: ConfigError listing the valid ones). A run
+    whose G is not class-conditional (`conditional` False) has no classes for CLASS_METRICS: asking for
+    one is a ConfigError naming `asked_by`, the flag or config key that asked ('--metrics', 'eval_metrics')."""
     for name in names:
         get_metric(name)
     if not names:
         raise ConfigError("no metrics asked for")
+    classless = [name for name in names if name in CLASS_METRICS]
+    if classless and not conditional:
+        raise ConfigError(f"{asked_by}: metric '{classless[0]}' scores G against the classes it was asked for, and this "
+                          "run's generator is not class-conditional (model.conditional_g is off)")  # fmt: skip
     return list(names)
+
+
+def class_options(metrics: list[str], classes: torch.Tensor | None) -> dict:
+    """`score`'s options for the CLASS_METRICS among `metrics`: the (N,) classes G drew the samples for
+    (Algorithm.latent_labels, as `generate` draws them)."""
+    return {name: {"classes": classes} for name in CLASS_METRICS if name in metrics}
 
 
 def check_best_metric(name: str, metrics: list[str]) -> None:
@@ -64,14 +80,18 @@ def check_best_metric(name: str, metrics: list[str]) -> None:
         raise ConfigError(f"best_metric '{name}' comes from metric '{source}', which is not in {metrics}")
 
 
-def default_metrics(kind: str, ev: Evaluator) -> list[str]:
-    """What to score when the user names nothing: all that this data and evaluator can give."""
+def default_metrics(kind: str, ev: Evaluator, conditional: bool = False) -> list[str]:
+    """What to score when the user names nothing: all that this data and evaluator can give; for a
+    class-conditional G (`conditional`) on images, also conditional accuracy and (with features) per-class FID."""
     if kind == "points":
         return ["modes", "fid"]
     names = ["fid", "kid", "pr"] if ev.extractor is not None else []
     if ev.num_classes:
         names.append("modes")
-    return names + ["memorization"]
+    names.append("memorization")
+    if conditional and ev.num_classes:
+        names += ["conditional"] + (["intra-fid"] if ev.extractor is not None else [])
+    return names
 
 
 @dataclass
@@ -120,7 +140,8 @@ def prepare_reference(
     return out
 
 
-def _check_available(names: list[str], ref: Reference, ev: Evaluator) -> None:
+def check_available(names: list[str], ref: Reference, ev: Evaluator) -> None:
+    """ConfigError naming the first of `names` that this reference data and evaluator cannot score."""
     space = getattr(ev.extractor, "space", None)
     for name in names:
         if name in FEATURE_METRICS and ev.extractor is None:
@@ -146,7 +167,7 @@ def score(
     png_path: str | None = None, options: dict | None = None,
 ) -> list:
     """ProtocolCards of `metrics` for generated samples `gen` (images in [-1, 1], or (N, 2) points)."""
-    _check_available(metrics, ref, ev)
+    check_available(metrics, ref, ev)
     protocol = ev.extractor.describe() if ev.extractor is not None else {}
     inputs = EvalInputs(ref_split=ref.ref_split, seed=seed, **protocol)
     gen_logits = None

@@ -21,7 +21,17 @@ import torch
 from ..runtime.checkpoint import FORMAT, atomic_save
 from ..runtime import distributed
 from ..train.monitor import Monitor
-from ..metrics.evaluate import HIGHER_IS_BETTER, check_best_metric, check_metric_names, default_metrics, prepare_reference, score
+from ..errors import ConfigError
+from ..metrics.evaluate import (
+    HIGHER_IS_BETTER,
+    check_available,
+    check_best_metric,
+    check_metric_names,
+    class_options,
+    default_metrics,
+    prepare_reference,
+    score,
+)
 from ..metrics.evaluator import resolve_evaluator, split_over_ranks
 from ..metrics.records import append_cards, read_best, write_best
 from ..metrics.translation import higher_is_better as translation_higher_is_better
@@ -42,13 +52,15 @@ class EvalMonitor(Monitor):
         # share the reference's feature extraction as they later share sampling and scoring.
         self.world, device = distributed.setup(cfg.device)
         self.all_ranks = True
+        conditional = bool(cfg.model.conditional_g)
+        asked = check_metric_names(cfg.eval_metrics, conditional, "eval_metrics") if cfg.eval_metrics else None
         info = get_dataset(cfg.data, "test", cfg.image_size, cfg.channels, cfg.data_root, skip_bad_images=cfg.skip_bad_images)
         evaluator = resolve_evaluator(
             cfg.data, info.kind, info.num_classes, cfg.eval_evaluator, cfg.eval_inception_weights, cache_dir,
             cfg.data_root,
         )  # fmt: skip
         self.evaluator = split_over_ranks(evaluator, self.world, device)
-        self.metrics = check_metric_names(cfg.eval_metrics or default_metrics(info.kind, self.evaluator))
+        self.metrics = asked or default_metrics(info.kind, self.evaluator, conditional)
         if cfg.best_metric:
             check_best_metric(cfg.best_metric, self.metrics)
         self.every = cfg.eval_every or cfg.steps  # best_metric alone: evaluate at the end
@@ -56,6 +68,10 @@ class EvalMonitor(Monitor):
             cfg.data, self.evaluator, self.metrics, cfg.image_size, cfg.channels, cfg.data_root, n_ref=cfg.eval_n,
             seed=cfg.seed, data_limit=cfg.data_limit,
         )
+        try:  # what this evaluator cannot score fails now, not at the first evaluation after training has begun
+            check_available(self.metrics, self.reference, self.evaluator)
+        except ConfigError as e:
+            raise ConfigError(f"eval_metrics: {e}" if asked else str(e)) from None
         self.last = 0
         self.best: dict | None = None
 
@@ -72,7 +88,9 @@ class EvalMonitor(Monitor):
         if self.translation is not None:
             cards = trainer.algorithm.score_translation(self.translation, seed=EVAL_SEED, metrics=self.cfg.eval_metrics or None)
         else:
-            cards = score(self._samples(trainer), self.reference, self.evaluator, self.metrics, seed=EVAL_SEED)
+            # A class-conditional G's samples are scored against the classes they were drawn for, as `ganforge eval` does.
+            options = class_options(self.metrics, trainer.algorithm.sample_classes(self.cfg.eval_n))
+            cards = score(self._samples(trainer), self.reference, self.evaluator, self.metrics, seed=EVAL_SEED, options=options)
         if not trainer.world.is_main:  # this rank did its share of sampling and features; rank 0 writes
             return
         append_cards(trainer.run_dir, cards, step, "train")
@@ -108,7 +126,6 @@ def _translation_references(cfg, cache_dir: str | None):
     Its cards (metrics/translation.py) replace the GAN metrics: translations are scored against the
     target domain, with cycle and paired errors and label preservation. A best_metric must name one of
     the cards the run will produce (checked here, before training)."""
-    from ..errors import ConfigError
     from ..algorithms import get_algorithm
 
     algorithm = get_algorithm(cfg.algorithm)

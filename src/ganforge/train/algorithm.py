@@ -211,13 +211,18 @@ class Algorithm:
 
         t = self.trainer
         z = self.latent(self.cfg, n, generator=torch.Generator().manual_seed(seed))
-        labels = self.latent_labels(self.cfg, t.data.num_classes, n)
+        labels = self.sample_classes(n)
         with evaluating(t.sampling_generator()) as G:
 
             def generate(rows: torch.Tensor) -> torch.Tensor:  # this rank's rows of the n draws
                 return sample_in_chunks(G, z[rows], None if labels is None else labels[rows], t.device, batch_size)
 
             return gather_rows(generate, torch.arange(n), t.world, t.device)
+
+    def sample_classes(self, n: int) -> torch.Tensor | None:
+        """The (n,) classes `samples(n, ...)` asks of a class-conditional G, None when G is not: those
+        `ganforge generate` and `ganforge eval` draw (`latent_labels`), whatever the seed."""
+        return self.latent_labels(self.cfg, self.trainer.data.num_classes, n)
 
     def save_grid(self, folder: str, step: int) -> str:
         """The fixed samples' grid for `step` in `folder`; returns its path."""
