@@ -37,9 +37,11 @@ def main() -> None:
     for data in args.data:
         preset = PRESETS.get(data, "toy2d")
         steps = args.steps or gf.resolve_config(preset, [{"data": data}]).steps
+        # In-training evaluation off (the end is scored below), and the preset's eval_n with it: an eval_*
+        # key that no evaluator reads is refused.
         cfg = gf.resolve_config(preset, [{
             "data": data, "steps": steps, "seed": args.seed, "threads": args.threads,
-            "eval_every": 0, "best_metric": "", "ckpt_every": steps,
+            "eval_every": 0, "best_metric": "", "eval_n": gf.Config().eval_n, "ckpt_every": steps,
         }, *[parse_override(o) for o in args.overrides]])  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -1,6 +1,6 @@
 import pytest
 
-from ganforge.config import Config, differences, from_dict, merge, parse_override, to_dict
+from ganforge.config import Config, check_evaluation_keys, differences, from_dict, merge, parse_override, to_dict
 from ganforge.errors import ConfigError
 from ganforge.presets import list_presets, load_preset, resolve_config
 
@@ -62,6 +62,34 @@ def test_every_preset_cites_its_paper_and_resolves():
         assert data.get("paper"), f"preset {name} cites no paper"
         cfg = resolve_config(name)
         assert cfg.preset == name
+
+
+@pytest.mark.parametrize("key, value", [("eval_metrics", ["fid"]), ("eval_n", 500), ("eval_evaluator", "offline"),
+                                        ("eval_inception_weights", "pt_inception.pth")])  # fmt: skip
+def test_an_eval_key_without_in_training_evaluation_is_refused_naming_it(key, value):
+    """eval_every=0 and no best_metric: no evaluator runs, so an eval_* key set would do nothing."""
+    with pytest.raises(ConfigError) as e:
+        check_evaluation_keys(resolve_config("dcgan-demo", [{key: value}]))
+    assert str(e.value).startswith(f"{key}={value!r} does nothing while in-training evaluation is off")
+    assert "set eval_every=N" in str(e.value) and "best_metric=NAME" in str(e.value)
+    check_evaluation_keys(resolve_config("dcgan-demo", [{key: value, "eval_every": 500}]))  # evaluated every 500 steps
+    check_evaluation_keys(resolve_config("dcgan-demo", [{key: value, "best_metric": "fid"}]))  # best_metric alone: at the end
+    check_evaluation_keys(resolve_config("dcgan-demo", [{key: value}]), keys=())  # a resume that did not set it
+
+
+def test_every_key_an_evaluation_reads_is_checked_and_no_preset_sets_one_unread():
+    import dataclasses
+
+    from ganforge.config import EVAL_KEYS
+
+    assert set(EVAL_KEYS) == {f.name for f in dataclasses.fields(Config) if f.name.startswith("eval_")} - {"eval_every"}
+    with pytest.raises(ConfigError, match=r"^eval_metrics=\['fid'\], eval_n=500 do nothing .* \(eval_metrics=\[\], eval_n=1000\)$"):
+        check_evaluation_keys(resolve_config("dcgan-demo", [{"eval_n": 500, "eval_metrics": ["fid"]}]))
+    # toy2d's eval_n=2500 is read: it scores every 1,000 steps; turned off, its eval_n would be read by nothing
+    with pytest.raises(ConfigError, match=r"^eval_n=2500 does nothing"):
+        check_evaluation_keys(resolve_config("toy2d", [{"eval_every": 0, "best_metric": ""}]))
+    for name in list_presets():
+        check_evaluation_keys(resolve_config(name))
 
 
 def test_paper_hyperparameters():

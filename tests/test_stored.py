@@ -1,12 +1,15 @@
 """Runs written before the engine redesign still load and resume: their configs name schedule_g /
 schedule_d (a course with its own lr, optimizer and momentum) and progan's algo.drift; the checkpoint's
-other state is unchanged."""
+other state is unchanged. Runs whose configs an older ganforge accepted but today's refuses for a new run
+(eval_* keys without in-training evaluation) load and resume too."""
+import pytest
 import torch
 from torch.testing import assert_close
 
 from ganforge import config as config_mod
+from ganforge.errors import ConfigError
 from ganforge.presets import resolve_config
-from ganforge.runs import load_run, resume, train
+from ganforge.runs import load_run, prepare_resume, resume, train
 from ganforge.runtime.checkpoint import atomic_save, load_checkpoint
 from ganforge.stored import from_stored, upgrade_stored
 
@@ -54,3 +57,21 @@ def test_a_checkpoint_with_the_old_keys_resumes_exactly(tmp_path):
     assert_close({k: a[k] for k in ("nets", "opt_G", "opt_D")}, {k: b[k] for k in ("nets", "opt_G", "opt_D")}, rtol=0, atol=0)
     assert config_mod.to_dict(from_stored(b["config"]))["opt_g"]["schedule"] == course
     assert isinstance(torch.load(str(path), weights_only=True), dict)
+
+
+def test_a_stored_run_with_eval_keys_and_no_evaluation_still_loads_and_resumes(tmp_path):
+    """An older ganforge trained with eval_n / eval_metrics set and evaluation off (they did nothing); a
+    new run refuses that, but the stored run is its record: it loads and resumes as it is. A key the
+    resume itself sets is checked."""
+    run = tmp_path / "run"
+    train(resolve_config("dcgan", [dict(TINY, steps=2)]), out=str(run), progress=False)
+    path = run / "checkpoints" / "ckpt-latest.pt"
+    state = load_checkpoint(str(path))
+    state["config"] = dict(state["config"], eval_n=500, eval_metrics=["fid"])
+    atomic_save(state, str(path))
+    with pytest.raises(ConfigError, match="eval_n=500"):  # what a new run with these keys gets
+        config_mod.check_evaluation_keys(from_stored(state["config"]))
+    assert load_run(str(run)).config.eval_n == 500
+    with pytest.raises(ConfigError, match=r"^eval_evaluator='offline' does nothing while in-training evaluation is off"):
+        prepare_resume(str(run), [{"eval_evaluator": "offline"}])
+    assert resume(str(run), [{"steps": 4}], progress=False).step == 4

@@ -174,7 +174,7 @@ class Config:
     report_every: Annotated[int, NonNegative] = 0  # rewrite RUN/report.html every N steps (and at the end); 0 = off
 
     # Evaluation and diagnosis while training (docs/evaluation.md)
-    eval_every: Annotated[int, NonNegative] = 0  # score the generator every N steps (and at the end); 0 = off
+    eval_every: Annotated[int, NonNegative] = 0  # score the generator every N steps (and at the end); 0 = off (best_metric alone: once, at the end)
     eval_metrics: list[str] = field(default_factory=list)  # metric names; empty = the data's defaults
     eval_n: Annotated[int, AtLeast1] = 1000  # generated samples per evaluation
     eval_evaluator: str = "auto"  # auto | offline | inception | none | a classifier run folder
@@ -193,6 +193,34 @@ RESUMABLE_KEYS |= {"tensorboard", "report_every"}  # seeing training changes no 
 # precision (bf16 keeps 3 significant digits: a resumed bf16 run is a different computation),
 # fused_optimizers (a saved optimizer keeps its implementation), cache_images (uint8 rounding of inputs).
 RESUMABLE_KEYS |= {"pin_memory", "prefetch_factor", "channels_last", "compile"}
+
+# What in-training evaluation (monitors/evaluation.py) reads. It runs when eval_every > 0, or with best_metric
+# alone (once, at the end, to choose ckpt-best.pt); with neither, nothing reads these keys.
+EVAL_KEYS = ("eval_metrics", "eval_n", "eval_evaluator", "eval_inception_weights")
+
+
+def evaluates_in_training(cfg: Config) -> bool:
+    """Whether the run scores its generator while training (and so reads EVAL_KEYS)."""
+    return cfg.eval_every > 0 or bool(cfg.best_metric)
+
+
+def check_evaluation_keys(cfg: Config, keys=EVAL_KEYS) -> None:
+    """Refuse those of `keys` among EVAL_KEYS that differ from their defaults while in-training evaluation
+    is off: they would do nothing. A new run checks them all; a resume only the ones it changes (a stored
+    run's config is its record, and an older ganforge accepted such keys)."""
+    if evaluates_in_training(cfg):
+        return
+    defaults = Config()
+    unread = [k for k in EVAL_KEYS if k in keys and getattr(cfg, k) != getattr(defaults, k)]
+    if not unread:
+        return
+    given = ", ".join(f"{k}={getattr(cfg, k)!r}" for k in unread)
+    default = ", ".join(f"{k}={getattr(defaults, k)!r}" for k in unread)
+    raise ConfigError(
+        f"{given} {'does' if len(unread) == 1 else 'do'} nothing while in-training evaluation is off (eval_every=0, "
+        f"no best_metric): set eval_every=N to score the generator every N steps (or best_metric=NAME to score "
+        f"it once, at the end), or leave {'it at its default' if len(unread) == 1 else 'them at their defaults'} ({default})"
+    )
 
 
 def _closest(name: str, valid: list[str]) -> str:

@@ -43,6 +43,7 @@ def train(
     The config's monitors (ganforge.monitors.default_monitors) always run; `monitors` are added after them.
     """
     # Build everything before claiming a folder, so a bad config leaves no empty run behind.
+    config_mod.check_evaluation_keys(cfg)
     run_dir = out if out else None
     if run_dir is not None:
         refuse_existing_run(run_dir)
@@ -97,6 +98,8 @@ def prepare_resume(run_dir: str, overrides: list[dict] = ()) -> tuple[Config, di
             + f". Only {', '.join(sorted(allowed))} may change{after} (or start a new run)."
         )
     check_steps_change(cfg, before["steps"], state["step"])
+    # An eval_* key set now must be read; one the stored run already holds is left as it was trained with.
+    config_mod.check_evaluation_keys(cfg, keys={d.split(":")[0].split(".")[0] for d in changes})
     return cfg, state, changes, diverged
 
 

@@ -28,6 +28,14 @@ def test_a_dry_run_checks_what_a_run_would(capsys, words, message):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_an_eval_key_with_evaluation_off_is_an_error_before_any_folder(tmp_path, capsys, dry_run):
+    assert main(["train", *dry_run, "--out", str(tmp_path / "run"), *TINY, "eval_n=500"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganforge: error: eval_n=500 does nothing while in-training evaluation is off") and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_dry_run_prints_the_config_and_the_cost(tmp_path, capsys):
     assert main(["train", "--dry-run", "--preset", "dcgan", "--steps", "3000", *TINY]) == 0
     out = capsys.readouterr().out

@@ -121,6 +121,8 @@ def dry_run(cfg, state: dict | None = None) -> int:
     from ..runs import build_trainer
     from ..train.loop import format_duration
 
+    if state is None:  # a resume's keys were checked by prepare_resume
+        config_mod.check_evaluation_keys(cfg)
     trainer = build_trainer(cfg, resume_state=state, progress=False)
     print(config_mod.dump_yaml(cfg), end="")
     weights = ", ".join(f"{name} {sum(p.numel() for p in net.parameters()):,}" for name, net in trainer.nets.items())

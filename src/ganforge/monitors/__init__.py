@@ -6,6 +6,7 @@ TensorBoard, status.json and the HTML report.
 """
 from __future__ import annotations
 
+from ..config import evaluates_in_training
 from .divergence import DivergenceGuard
 from .health import HealthMonitor
 from .seeing import SeeingMonitor, seeing_monitors
@@ -20,7 +21,7 @@ def default_monitors(cfg) -> list:
     monitors = [DivergenceGuard(cfg.diagnose.explode_factor, cfg.diagnose.rollback)]
     if cfg.diagnose.enabled:
         monitors.append(HealthMonitor.from_config(cfg))
-    if cfg.eval_every > 0 or cfg.best_metric:
+    if evaluates_in_training(cfg):  # with neither, config.check_evaluation_keys refuses eval_* keys of a new run
         from .evaluation import EvalMonitor
 
         monitors.append(EvalMonitor(cfg))
