@@ -223,6 +223,19 @@ def test_runs_lists_each_run_with_its_status(run_dir, tmp_path, capsys):
     assert all((root / name / "report.html").is_file() for name in status)
 
 
+def test_a_run_stopped_by_an_error_lists_as_failed_with_its_step_and_message(tmp_path, capsys):
+    """status.json's 'failed' (written when training stops on an error), even after the process is gone."""
+    root = tmp_path / "runs"
+    failed = fake_run(root / "00000-failed")
+    (failed / "status.json").write_text(json.dumps({"state": "failed", "pid": 1, "host": socket.gethostname(), "step": 2,
+                                                    "steps": 10, "error": "evaluation: out of memory", "updated": 0.0}))  # fmt: skip
+    assert main(["runs", str(root), "--html"]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.startswith("00000-failed") and row.rsplit("  ", 1)[-1] == "failed (at step 2: evaluation: out of memory)"
+    assert '<span class="status-failed">failed (at step 2: evaluation: out of memory)</span>' in (root / "index.html").read_text()
+    assert '<span class="status-failed">' in (failed / "report.html").read_text()
+
+
 # ------------------------------------------------------------------ latent walks
 
 

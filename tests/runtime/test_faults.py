@@ -19,6 +19,7 @@ from ganforge.presets import resolve_config
 from ganforge.runs import load_run, resume, train
 from ganforge.runtime.checkpoint import atomic_save, list_checkpoints, load_checkpoint
 from ganforge.runtime.rundir import claim_run_dir
+from ganforge.train.monitor import Monitor
 
 TINY = {"data": "fake", "image_size": 16, "channels": 1, "batch_size": 8, "n_samples": 4, "tensorboard": False,
         "sample_every": 1000, "model": {"g": {"width": 4}, "d": {"width": 4}}}  # fmt: skip
@@ -267,3 +268,58 @@ def test_status_json_keeps_a_heartbeat_while_training(tmp_path, monkeypatch):
     assert beat["updated"] > first and beat["state"] == "running" and beat["step"] == 3
     monitor.on_end(trainer)
     assert json.loads((tmp_path / "status.json").read_text())["state"] == "finished"
+
+
+class FailsOnTick(Monitor):
+    """An in-training evaluation that fails mid-run: raises `error` on the tick of `step`, noting the
+    checkpoint files as they are then in `seen`."""
+
+    def __init__(self, step: int, error: Exception, seen: dict):
+        self.step, self.error, self.seen = step, error, seen
+
+    def on_tick(self, trainer, record: dict) -> None:
+        if record["step"] == self.step:
+            self.seen["checkpoints"] = checkpoint_bytes(trainer.run_dir)
+            raise self.error
+
+
+def checkpoint_bytes(run_dir) -> dict:
+    folder = os.path.join(run_dir, "checkpoints")
+    return {name: open(os.path.join(folder, name), "rb").read() for name in sorted(os.listdir(folder))}
+
+
+@pytest.mark.parametrize("where", ["monitor", "step"])
+def test_an_error_inside_the_loop_leaves_status_failed_and_the_checkpoints_as_they_were(tmp_path, monkeypatch, where):
+    """status.json stayed 'running' after an error stopped training; now it says 'failed', at which
+    step and why (one line), `ganforge runs` shows it, and the checkpoints saved before are untouched."""
+    from ganforge.monitors.seeing import SeeingMonitor, seeing_monitors
+    from ganforge.report.run_info import load_run_info
+    from ganforge.train.loop import Trainer
+
+    cfg = tiny(steps=6, log_every=2, ckpt_every=2)
+    run, seen = tmp_path / "run", {}
+    if where == "monitor":  # a GanforgeError on a logging tick, before that step's checkpoint
+        line = "eval_metrics: metric 'fid' needs features, and there is no evaluator"
+        monitors, kept, raised = [FailsOnTick(4, ConfigError(line), seen), *seeing_monitors(cfg)], [2], ConfigError
+    else:  # any exception in a training step between ticks, its message over two lines
+        step = Trainer.train_step
+
+        def train_step(self):
+            if self.step == 4:
+                seen["checkpoints"] = checkpoint_bytes(self.run_dir)
+                raise RuntimeError("CUDA error: an illegal memory access was encountered\nCompile with TORCH_USE_CUDA_DSA")
+            return step(self)
+
+        monkeypatch.setattr(Trainer, "train_step", train_step)
+        line = "RuntimeError: CUDA error: an illegal memory access was encountered"
+        monitors, kept, raised = seeing_monitors(cfg), [2, 4], RuntimeError
+    with pytest.raises(raised):
+        train(cfg, out=str(run), progress=False, monitors=monitors)
+    status = json.loads((run / "status.json").read_text())
+    assert (status["state"], status["step"], status["steps"], status["error"]) == ("failed", 4, 6, line)
+    assert load_run_info(str(run)).status() == f"failed (at step 4: {line})"
+    assert [s for s, _ in list_checkpoints(str(run / "checkpoints"))] == kept
+    assert checkpoint_bytes(run) == seen["checkpoints"]  # what the error found is what is left, ckpt-latest.pt included
+    monkeypatch.undo()
+    assert resume(str(run), progress=False, monitors=[SeeingMonitor()]).step == 6  # the run goes on from there
+    assert json.loads((run / "status.json").read_text())["state"] == "finished"

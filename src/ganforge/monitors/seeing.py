@@ -10,18 +10,19 @@ import socket
 import threading
 import time
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GanforgeError
 from ..runtime.rundir import HEARTBEAT_S
 from ..train.monitor import Monitor
 
 
 class StatusMonitor(Monitor):
-    """Keeps RUN/status.json: {'state': 'running' | 'finished', pid, host, step, steps, updated}.
+    """Keeps RUN/status.json: {'state': 'running' | 'finished' | 'failed', pid, host, step, steps, updated},
+    and for 'failed' the `error` that stopped training, in one line.
 
     While training, a heartbeat thread refreshes `updated` every HEARTBEAT_S seconds (a logging tick
-    may be hours apart on a slow run). A run whose file says 'running' but whose process is gone (an
-    error, Ctrl-C, SIGKILL, a failed rank: the loop calls no monitor then) is told apart by `ganforge
-    runs`: from the pid on this host, from a heartbeat that stopped on another.
+    may be hours apart on a slow run). A run whose file says 'running' but whose process is gone
+    (Ctrl-C, SIGKILL, a failed rank: the loop calls no monitor then) is told apart by `ganforge runs`:
+    from the pid on this host, from a heartbeat that stopped on another.
     """
 
     def __init__(self):
@@ -29,11 +30,11 @@ class StatusMonitor(Monitor):
         self._stop = threading.Event()
         self._state: dict = {}
 
-    def _write(self, trainer=None, state: str | None = None) -> None:
+    def _write(self, trainer=None, state: str | None = None, **more) -> None:
         with self._lock:
             if trainer is not None:
                 self._state = {"state": state, "pid": os.getpid(), "host": socket.gethostname(), "step": trainer.step,
-                               "steps": trainer.cfg.steps, "path": os.path.join(trainer.run_dir, "status.json")}  # fmt: skip
+                               "steps": trainer.cfg.steps, **more, "path": os.path.join(trainer.run_dir, "status.json")}  # fmt: skip
             path = self._state["path"]
             tmp = f"{path}.tmp-{os.getpid()}"
             with open(tmp, "w") as f:
@@ -57,6 +58,21 @@ class StatusMonitor(Monitor):
     def on_end(self, trainer) -> None:
         self._stop.set()
         self._write(trainer, "finished")
+
+    def on_error(self, trainer, error: Exception) -> None:
+        self._stop.set()
+        try:
+            self._write(trainer, "failed", error=error_line(error))
+        except OSError:  # a full disk is the training's error to report (it may be this one), not the status file's
+            pass
+
+
+def error_line(error: Exception) -> str:
+    """The error as one line: a GanforgeError's message (what `ganforge: error:` prints), else the
+    exception's type and the first line of its message."""
+    message = str(error).strip()
+    text = message if isinstance(error, GanforgeError) else f"{type(error).__name__}: {message}" if message else ""
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 class ReportMonitor(Monitor):
@@ -129,3 +145,7 @@ class SeeingMonitor(Monitor):
     def on_end(self, trainer) -> None:
         for m in self.parts:
             m.on_end(trainer)
+
+    def on_error(self, trainer, error: Exception) -> None:
+        for m in self.parts:
+            m.on_error(trainer, error)

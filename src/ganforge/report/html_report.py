@@ -296,7 +296,7 @@ figure{display:inline-block;margin:8px}.reals img{width:320px}.curve img{width:4
 .frames .frame{display:none}.frames .frame.active{display:inline-block}
 .frames img{width:320px}.timeline{display:flex;gap:12px;align-items:center}#sample-slider{width:360px}
 .card{border:1px solid #ddd;padding:8px;margin:8px 0;display:inline-block}.warnings{color:#a15c00}
-.status-running{color:#1f77b4}.status-finished{color:#2ca02c}.status-stopped{color:#d62728}
+.status-running{color:#1f77b4}.status-finished{color:#2ca02c}.status-stopped,.status-failed{color:#d62728}
 """
 
 # The slider shows one embedded grid at a time; "play" steps through them. No network, no library.

@@ -8,8 +8,9 @@ Status of a run:
   running   status.json names a live process on this machine, or a process on another whose heartbeat
             (`updated`, refreshed every 30 s) is recent; without a status.json, stats.jsonl changed
             within the last RUNNING_WINDOW_S seconds;
-  stopped   anything else, with when it was last heard of: it stopped before its steps (an error,
-            Ctrl-C, a killed process or a failed rank).
+  failed    status.json says training stopped on an error, with the step and the error's one line;
+  stopped   anything else, with when it was last heard of: it stopped before its steps (Ctrl-C, a
+            killed process, a failed rank, or an error in a run trained without status.json).
 status.json is written by `StatusMonitor` (ganforge.monitors.seeing) during `ganforge train`.
 """
 from __future__ import annotations
@@ -201,11 +202,14 @@ def pid_alive(pid: int) -> bool:
 
 
 def run_status(info: RunInfo, now: float | None = None) -> str:
-    """'finished', 'running' or 'stopped (no heartbeat since ...)' (see the module docstring)."""
+    """'finished', 'running', 'failed (at step N: error)' or 'stopped (no heartbeat since ...)' (see the
+    module docstring)."""
     now = time.time() if now is None else now
     if info.steps_total and info.checkpoint_step is not None and info.checkpoint_step >= info.steps_total:
         return "finished"
     marker = read_status_file(info.run_dir)
+    if marker.get("state") == "failed":
+        return f"failed (at step {marker.get('step', '?')}: {marker.get('error') or 'no message'})"
     if marker.get("state") == "running":
         beat = marker.get("updated")
         beat = beat if isinstance(beat, (int, float)) else os.path.getmtime(os.path.join(info.run_dir, "status.json"))

@@ -208,7 +208,19 @@ class Trainer:
 
     # ---------------------------------------------------------------- the loop
     def train(self, run_dir: str) -> "TrainResult":
-        """Train until cfg.steps generator steps, writing samples, stats and checkpoints to run_dir."""
+        """Train until cfg.steps generator steps, writing samples, stats and checkpoints to run_dir. An
+        error that stops training goes to every monitor's `on_error` (status.json records it), then on up."""
+        try:
+            return self._train_to_end(run_dir)
+        except Exception as error:  # not Ctrl-C / SIGTERM (Interrupted): that stop saved a checkpoint, and failed nothing
+            for monitor in self.monitors:
+                try:
+                    monitor.on_error(self, error)
+                except Exception as e:  # the error that stopped training is the one to report
+                    warnings.warn(f"{type(monitor).__name__} could not record the error that stopped training: {e}", stacklevel=2)
+            raise
+
+    def _train_to_end(self, run_dir: str) -> "TrainResult":
         c = self.cfg
         self.run_dir = run_dir
         writes = self.world.is_main  # rank 0 alone writes files

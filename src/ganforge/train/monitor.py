@@ -1,9 +1,10 @@
 """Monitors: code that watches training without living in the loop (diagnosis, in-training
 evaluation, TensorBoard...).
 
-The loop calls every monitor at the start, on each logging tick and at the end. On a tick a monitor
-may add entries to the tick's record (they go to stats.jsonl and, for 'health', to the progress bar)
-or raise `StopTraining` with a message for the user. Monitors hold no optimizer and step no network.
+The loop calls every monitor at the start, on each logging tick and at the end, or with the error when
+training stops on one. On a tick a monitor may add entries to the tick's record (they go to stats.jsonl
+and, for 'health', to the progress bar) or raise `StopTraining` with a message for the user. Monitors
+hold no optimizer and step no network.
 """
 from __future__ import annotations
 
@@ -27,3 +28,7 @@ class Monitor:
 
     def on_end(self, trainer) -> None:
         """After the last step (not when training stops on an error)."""
+
+    def on_error(self, trainer, error: Exception) -> None:
+        """Training stopped on `error` (raised by a step, a monitor, a save...; not Ctrl-C or SIGTERM,
+        which stop cleanly); the loop raises it on after every monitor has seen it."""
