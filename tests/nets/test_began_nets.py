@@ -1,9 +1,11 @@
 """BEGAN's networks (Berthelot et al. 2017): the initialisation that lets D's autoencoder see its input,
 and the optional skip connections of sec. 3.5.1."""
+import pytest
 import torch
 import torch.nn as nn
 from torch.testing import assert_close
 
+from ganforge.errors import ConfigError
 from ganforge.nets.began import build_discriminator, build_generator
 
 
@@ -47,3 +49,26 @@ def test_skip_concatenates_upsampled_h0_after_each_upsampling():
     with torch.no_grad():  # and the h0 half is read: a nonzero one changes the image
         skip.state_dict()[grown[0]][:, 4:] += 0.1
     assert not torch.allclose(skip(z), plain(z))
+
+
+def test_out_bias_starts_g_and_the_decoder_at_the_data_mean():
+    """mnist5k's mean pixel is -0.74 (81 % of pixels are black): started there instead of mid-grey, G's
+    first images are dark like the data, not grey blobs the autoencoder passes through unchanged."""
+    torch.manual_seed(0)
+    G = build_generator(16, (1, 28, 28), width=8, out_bias=-0.74)
+    D = build_discriminator((1, 28, 28), width=8, h=16, out_bias=-0.74)
+    with torch.no_grad():
+        fake = G(torch.rand(64, 16) * 2 - 1)
+        assert abs(fake.mean() + 0.74) < 0.05, fake.mean()
+        assert abs(D.reconstruct(fake).mean() + 0.74) < 0.05
+    plain = build_generator(16, (1, 28, 28), width=8)
+    with torch.no_grad():
+        assert abs(plain(torch.rand(64, 16) * 2 - 1).mean()) < 0.1  # without it: mid-grey
+
+
+def test_out_bias_outside_the_pixel_range_is_refused():
+    for bad in (-1.0, 1.5):
+        with pytest.raises(ConfigError, match="out_bias"):
+            build_generator(16, (1, 28, 28), width=8, out_bias=bad)
+        with pytest.raises(ConfigError, match="out_bias"):
+            build_discriminator((1, 28, 28), width=8, out_bias=bad)
