@@ -53,6 +53,8 @@ CASES = {
     "msggan-demo32": ("msggan-demo", {"data": "fake", "image_size": 32, "channels": 1}),
     "r3gan-demo32": ("r3gan-demo", {"data": "fake", "image_size": 32, "channels": 1}),
     "began-demo32": ("began-demo", {"data": "fake", "image_size": 32, "channels": 1}),
+    # The default demo (`ganforge train` with no arguments) as shipped, on its bundled mnist5k.
+    "mnist-demo": ("mnist-demo", {}),
     # Image-to-image translation, the papers' settings (batch 1, instance norm; ResNet G with 6 blocks at
     # 128 px and 9 at 256, 70x70 PatchGAN, 50-image pools; pix2pix: U-Net 256, batch norm, conditional D).
     # Their data are two tiny folders of random images written to a temp dir (TWO_DOMAINS below):
@@ -96,7 +98,7 @@ def current_rss_mib() -> float:
 def measure(case: str, iters: int, warmup: int, device: str, options: dict | None = None) -> dict:
     """`options`: config keys of the speed options (precision, channels_last, compile, fused_optimizers)."""
     preset, overrides = CASES[case]
-    if overrides["data"] == "TWO_DOMAINS":
+    if overrides.get("data") == "TWO_DOMAINS":
         import tempfile
 
         folder = two_domain_folder(tempfile.mkdtemp(prefix="ganforge-bench-"), overrides["image_size"])
