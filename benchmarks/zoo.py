@@ -65,7 +65,6 @@ DEFAULTS = {
     "sagan": "model.g.width=16,model.d.width=16",
 }
 DEFAULT_LIST = ["dcgan-demo", "sngan", "sagan"]
-CONDITIONAL = ["conditional", "intra-fid"]  # --conditional: conditional accuracy, per-class FID
 OTHER_ZOO = ["progan-demo"]  # other helpers' presets: benchmarked by default when they exist
 
 
@@ -132,7 +131,7 @@ def main() -> None:
     import torch
 
     import ganforge as gf
-    from ganforge.metrics.evaluate import prepare_reference, score
+    from ganforge.metrics.evaluate import CLASS_METRICS, class_options, prepare_reference, score
     from ganforge.metrics.modes import PACGAN_STACKED_SAMPLES
     from ganforge.metrics.evaluator import load_offline_evaluator
     from ganforge.metrics.offline_evaluator import fit_evaluator
@@ -167,7 +166,7 @@ def main() -> None:
         scored, options = metrics, None
         if args.conditional and run.config.model.conditional_g:  # the classes generate asked G for, as `ganforge eval`
             classes = run.algorithm.latent_labels(run.config, run.num_classes, n_samples)
-            scored, options = metrics + CONDITIONAL, {m: {"classes": classes} for m in CONDITIONAL}
+            scored, options = metrics + list(CLASS_METRICS), class_options(CLASS_METRICS, classes)
         cards = {c.metric: c for c in score(gen, ref, ev, scored, seed=args.seed, options=options)}
         memorized = None
         if args.memorization:
