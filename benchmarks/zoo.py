@@ -24,14 +24,18 @@ set image_size=32 for all; an entry's overrides apply on top of them (sngan:n_cr
     python benchmarks/zoo.py dcgan-demo pacgan-demo --data stacked-mnist --cpu-seconds 600
 
 Each run's line also gives D's overfitting r_t = E[sign(D(x_real))] (ADA's heuristic, logged as ADA/r_t
-with or without ADA, for losses with a decision boundary) at a few of its logged steps, from stats.jsonl.
-With --memorization the generated images are also checked for near-copies of the images the run trained
-on (at 32x32, with data_limit applied: a run on 500 digits is compared with those 500), as the share of
-samples closer to a training image than 1 % of held-out digits are. The limited-data study of the ADA
-paper (Karras et al. 2020), at one CPU budget:
+with or without ADA, for losses with a decision boundary) from stats.jsonl, as its mean over windows of
+steps that double in length ([0, 100), [100, 200), [200, 400), ...). With --memorization the generated
+images are also checked for near-copies of the images the run trained on (at 32x32, with data_limit
+applied: a run on 500 digits is compared with those 500), as the share of samples closer to a training
+image than 1 % of held-out digits are. With --overfitting the final D's mean sign is also given on 500 of
+the images it trained on, on the 500 held-out digits and on 500 generated ones: r_t on training images
+rises whenever D wins, but a D that has memorised its training set also scores held-out digits as it
+scores generated ones (the ADA paper's Fig. 1 b-c). The limited-data study of the ADA paper (Karras et
+al. 2020), at one CPU budget:
 
     python benchmarks/zoo.py stylegan2-demo:data_limit=500 stylegan2-demo:data_limit=500,ada=true \
-        stylegan2-demo:data_limit=4500 stylegan2-demo:data_limit=4500,ada=true --memorization --cpu-seconds 900
+        stylegan2-demo:data_limit=4500 stylegan2-demo:data_limit=4500,ada=true --memorization --overfitting --cpu-seconds 1200
 
 With --conditional a class-conditional preset is also scored on the classes it was asked for (the
 classes `ganforge generate` draws, row by row): conditional accuracy (the evaluator's class of each
@@ -101,14 +105,36 @@ def parse_entry(entry: str) -> tuple[str, list[dict]]:
     return name, [parse_override(kv) for kv in re.split(r",(?![^\[]*\])", rest) if kv.strip()]
 
 
-def r_t_at(run_dir: str, points: int = 5) -> list[tuple[int, float]]:
-    """(step, ADA/r_t) at `points` evenly spaced logging ticks of a run's stats.jsonl (first and last
-    included); [] when the run logged no r_t (a loss without a decision boundary)."""
+def r_t_curve(run_dir: str, first: int = 100) -> list[tuple[int, int, float]]:
+    """(start, end, mean ADA/r_t) over windows of logged steps that double in length: [0, first),
+    [first, 2 first), [2 first, 4 first), ... A tick's r_t is one batch's mean sign, too noisy to read
+    alone; doubling windows show both the first few hundred steps, where D learns to tell reals from
+    G's images, and the long plateau after. [] when the run logged no r_t (a loss without a decision
+    boundary)."""
     with open(os.path.join(run_dir, "stats.jsonl")) as f:
         ticks = [(r["step"], r["ADA/r_t"]) for r in map(json.loads, f) if "ADA/r_t" in r]
-    if len(ticks) <= points:
-        return ticks
-    return [ticks[round(i * (len(ticks) - 1) / (points - 1))] for i in range(points)]
+    curve, start, end = [], 0, first
+    while ticks and start <= ticks[-1][0]:
+        window = [v for step, v in ticks if start <= step < end]
+        if window:
+            curve.append((start, min(end, ticks[-1][0] + 1), sum(window) / len(window)))
+        start, end = end, 2 * end
+    return curve
+
+
+def d_signs(run, images: dict, batch: int = 100) -> dict[str, float]:
+    """E[sign(D(x) - boundary)] of the run's final D on each named set of images (the ADA paper's
+    Fig. 1 b-c, as one number per set): D that has memorised its training images scores them near +1
+    and held-out real images, like generated ones, lower. Unconditional Ds only (a conditional D would
+    need each image's class); `batch` must suit D's minibatch-stddev groups."""
+    import torch
+
+    from ganforge.losses.adversarial import get_loss
+
+    boundary = get_loss(run.config.loss).boundary
+    with torch.no_grad():
+        return {name: torch.cat([(run.D(x[i:i + batch]).flatten() - boundary).sign() for i in range(0, len(x), batch)]).mean().item()
+                for name, x in images.items()}  # fmt: skip
 
 
 def main() -> None:
@@ -124,6 +150,8 @@ def main() -> None:
     parser.add_argument("--cache-dir", help="evaluator cache (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     parser.add_argument("--keep", help="keep the runs in this folder (default: a temporary one)")
     parser.add_argument("--memorization", action="store_true", help="also score near-copies of each run's own training images")
+    parser.add_argument("--overfitting", action="store_true", help="also give the final D's mean sign on 500 of its training "
+                        "images, the 500 held-out digits and 500 generated ones (unconditional presets)")
     parser.add_argument("--conditional", action="store_true", help="class-conditional presets: also score conditional accuracy "
                         "and per-class FID (mean over classes, with its real-vs-real floor)")
     args = parser.parse_args()
@@ -168,37 +196,42 @@ def main() -> None:
             classes = run.algorithm.latent_labels(run.config, run.num_classes, n_samples)
             scored, options = metrics + list(CLASS_METRICS), class_options(CLASS_METRICS, classes)
         cards = {c.metric: c for c in score(gen, ref, ev, scored, seed=args.seed, options=options)}
-        memorized = None
+        memorized, signs, limit = None, None, run.config.data_limit
+        if (args.memorization or args.overfitting) and limit not in train_refs:
+            train_refs[limit] = prepare_reference(args.data, ev, ["memorization"], image_size=32, data_limit=limit)
         if args.memorization:
-            limit = run.config.data_limit
-            if limit not in train_refs:
-                train_refs[limit] = prepare_reference(args.data, ev, ["memorization"], image_size=32, data_limit=limit)
             memorized = score(gen, train_refs[limit], ev, ["memorization"], seed=args.seed)[0]
-        fid, r_t = cards["fid"], r_t_at(result.run_dir)
+        if args.overfitting:
+            signs = d_signs(run, {"training": train_refs[limit].train[:500], "held-out": train_refs[limit].ref[:500], "generated": gen[:500]})
+        fid, r_t = cards["fid"], r_t_curve(result.run_dir)
         accuracy, class_fid = cards.get("conditional/accuracy"), cards.get("conditional/fid")
         rows.append((entry, run.step, cpu, wall, fid.value, fid.extra.get("real_vs_real"), cards["modes/covered"].value,
-                     cards["modes/kl"].value, memorized, r_t, accuracy, class_fid))  # fmt: skip
+                     cards["modes/kl"].value, memorized, r_t, accuracy, class_fid, signs))  # fmt: skip
         mem_note = f", near-copies {memorized.value:.3f} (real-vs-real {memorized.extra['baseline_share']:.3f})" if memorized else ""
         cond_note = (f", conditional accuracy {accuracy.value:.3f}, per-class FID {class_fid.value:.2f} "
                      f"(real-vs-real {class_fid.extra['real_vs_real']:.2f})") if accuracy else ""  # fmt: skip
-        r_t_note = ", r_t " + " ".join(f"{v:.2f}@{step}" for step, v in r_t) if r_t else ""
+        r_t_note = ", r_t by steps " + " ".join(f"[{a},{b}) {v:.2f}" for a, b, v in r_t) if r_t else ""
+        sign_note = ", D's mean sign on " + ", ".join(f"{k} {v:+.2f}" for k, v in signs.items()) if signs else ""
         print(f"  {entry}: {run.step} G steps, {cpu:.0f} CPU s, {wall:.0f} s wall, FID {fid.value:.2f}, "
-              f"modes {cards['modes/covered'].value:.0f}/{n_modes}, KL {cards['modes/kl'].value:.4f}{mem_note}{cond_note}{r_t_note}", flush=True)  # fmt: skip
+              f"modes {cards['modes/covered'].value:.0f}/{n_modes}, KL {cards['modes/kl'].value:.4f}{mem_note}{cond_note}{r_t_note}{sign_note}", flush=True)  # fmt: skip
 
     mem_head = " near-copies of its training set (real-vs-real) |" if args.memorization else ""
+    sign_head = " D's mean sign: training / held-out / generated |" if args.overfitting else ""
     cond_head = " conditional accuracy | per-class FID, mean (real-vs-real) |" if args.conditional else ""
     print(f"\n| preset (overrides) | G steps | CPU s | wall s | domain FID (real-vs-real) | modes of {n_modes} | KL(gen‖data) |"
-          f"{mem_head}{cond_head} r_t first → last |")
-    print("|---|---|---|---|---|---|---|" + ("---|" if args.memorization else "") + ("---|---|" if args.conditional else "") + "---|")
-    for label, steps, cpu, wall, fid, rvr, modes, kl, memorized, r_t, accuracy, class_fid in rows:
+          f"{mem_head}{cond_head} r_t, first window → highest → last |{sign_head}")
+    print("|---|---|---|---|---|---|---|" + ("---|" if args.memorization else "") + ("---|---|" if args.conditional else "") + "---|"
+          + ("---|" if args.overfitting else ""))
+    for label, steps, cpu, wall, fid, rvr, modes, kl, memorized, r_t, accuracy, class_fid, signs in rows:
         base = f" ({rvr:.2f})" if rvr is not None else ""
         mem = f" {memorized.value:.3f} ({memorized.extra['baseline_share']:.3f}) |" if memorized else ""
         cond = ""
         if args.conditional:  # "-" for a preset that is not class-conditional
             cond = (f" {accuracy.value:.3f} | {class_fid.value:.2f} ({class_fid.extra['real_vs_real']:.2f}) |" if accuracy
                     else " - | - |")  # fmt: skip
-        r_t_cell = f"{r_t[0][1]:.2f} → {r_t[-1][1]:.2f}" if r_t else "-"
-        print(f"| {label} | {steps} | {cpu:.0f} | {wall:.0f} | {fid:.2f}{base} | {modes:.0f} | {kl:.4f} |{mem}{cond} {r_t_cell} |")
+        r_t_cell = f"{r_t[0][2]:.2f} → {max(v for *_, v in r_t):.2f} → {r_t[-1][2]:.2f}" if r_t else "-"
+        sign = (" " + " / ".join(f"{v:+.2f}" for v in signs.values()) + " |" if signs else " - |") if args.overfitting else ""
+        print(f"| {label} | {steps} | {cpu:.0f} | {wall:.0f} | {fid:.2f}{base} | {modes:.0f} | {kl:.4f} |{mem}{cond} {r_t_cell} |{sign}")
     if args.keep:
         print(f"runs kept in {out_root}")
     tmp.cleanup()
