@@ -193,6 +193,12 @@ def test_sigterm_saves_a_checkpoint_and_exits_143(tmp_path):
     assert "SIGTERM at step" in out and "continue with: ganforge train --resume" in out
     state = load_checkpoint(str(run / "checkpoints" / "ckpt-latest.pt"))
     assert state["step"] >= 5
+    # status.json and `ganforge runs` say so, at the step of the saved checkpoint (it said "running" before)
+    status = json.loads((run / "status.json").read_text())
+    assert (status["state"], status["signal"], status["step"]) == ("interrupted", "SIGTERM", state["step"])
+    from ganforge.report.run_info import load_run_info
+
+    assert load_run_info(str(run)).status() == f"interrupted (by SIGTERM at step {state['step']}; resumable)"
 
 
 def test_stale_temporary_files_of_killed_saves_are_removed_on_resume(tmp_path, capsys):

@@ -13,8 +13,9 @@ def register(sub) -> None:
         help="list runs: preset, dataset, steps, best metric, health, status",
         description="List the runs in DIR (default runs/). Status: finished (its newest checkpoint is at the "
         "config's steps), running (its training process is alive, or without status.json its stats changed in "
-        "the last 10 minutes), failed (training stopped on an error: its step and message), stopped (before its steps: "
-        "Ctrl-C, a killed process; with when it was last heard of).",
+        "the last 10 minutes), interrupted (Ctrl-C or SIGTERM stopped it after saving a checkpoint: resume it), failed "
+        "(training stopped on an error: its step and message), stopped (before its steps: a killed process; with when "
+        "it was last heard of).",
     )
     p.add_argument("dir", nargs="?", default=DEFAULT_RUNS_ROOT, help=f"folder of runs (default {DEFAULT_RUNS_ROOT})")
     p.add_argument("--html", nargs="?", const="", metavar="INDEX", help="also write each run's report.html and an index page (default DIR/index.html)")

@@ -16,12 +16,13 @@ from ..train.monitor import Monitor
 
 
 class StatusMonitor(Monitor):
-    """Keeps RUN/status.json: {'state': 'running' | 'finished' | 'failed', pid, host, step, steps, updated},
-    and for 'failed' the `error` that stopped training, in one line.
+    """Keeps RUN/status.json: {'state': 'running' | 'finished' | 'interrupted' | 'failed', pid, host, step,
+    steps, updated}, for 'interrupted' the `signal` (SIGINT or SIGTERM; a checkpoint of `step` was saved
+    first), for 'failed' the `error` that stopped training, in one line.
 
     While training, a heartbeat thread refreshes `updated` every HEARTBEAT_S seconds (a logging tick
     may be hours apart on a slow run). A run whose file says 'running' but whose process is gone
-    (Ctrl-C, SIGKILL, a failed rank: the loop calls no monitor then) is told apart by `ganforge runs`:
+    (SIGKILL, a failed rank: the loop calls no monitor then) is told apart by `ganforge runs`:
     from the pid on this host, from a heartbeat that stopped on another.
     """
 
@@ -58,6 +59,10 @@ class StatusMonitor(Monitor):
     def on_end(self, trainer) -> None:
         self._stop.set()
         self._write(trainer, "finished")
+
+    def on_interrupt(self, trainer, signal_name: str) -> None:
+        self._stop.set()
+        self._write(trainer, "interrupted", signal=signal_name)
 
     def on_error(self, trainer, error: Exception) -> None:
         self._stop.set()

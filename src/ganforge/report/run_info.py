@@ -9,8 +9,9 @@ Status of a run:
             (`updated`, refreshed every 30 s) is recent; without a status.json, stats.jsonl changed
             within the last RUNNING_WINDOW_S seconds;
   failed    status.json says training stopped on an error, with the step and the error's one line;
-  stopped   anything else, with when it was last heard of: it stopped before its steps (Ctrl-C, a
-            killed process, a failed rank, or an error in a run trained without status.json).
+  interrupted  status.json says Ctrl-C or SIGTERM stopped training, at a step whose checkpoint it saved;
+  stopped   anything else, with when it was last heard of: it stopped before its steps (a killed
+            process, a failed rank, or an error or Ctrl-C in a run trained without status.json).
 status.json is written by `StatusMonitor` (ganforge.monitors.seeing) during `ganforge train`.
 """
 from __future__ import annotations
@@ -202,12 +203,14 @@ def pid_alive(pid: int) -> bool:
 
 
 def run_status(info: RunInfo, now: float | None = None) -> str:
-    """'finished', 'running', 'failed (at step N: error)' or 'stopped (no heartbeat since ...)' (see the
-    module docstring)."""
+    """'finished', 'running', 'interrupted (by SIGTERM at step N; resumable)', 'failed (at step N: error)'
+    or 'stopped (no heartbeat since ...)' (see the module docstring)."""
     now = time.time() if now is None else now
     if info.steps_total and info.checkpoint_step is not None and info.checkpoint_step >= info.steps_total:
         return "finished"
     marker = read_status_file(info.run_dir)
+    if marker.get("state") == "interrupted":
+        return f"interrupted (by {marker.get('signal') or 'a signal'} at step {marker.get('step', '?')}; resumable)"
     if marker.get("state") == "failed":
         return f"failed (at step {marker.get('step', '?')}: {marker.get('error') or 'no message'})"
     if marker.get("state") == "running":

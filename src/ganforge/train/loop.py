@@ -213,12 +213,18 @@ class Trainer:
         try:
             return self._train_to_end(run_dir)
         except Exception as error:  # not Ctrl-C / SIGTERM (Interrupted): that stop saved a checkpoint, and failed nothing
-            for monitor in self.monitors:
-                try:
-                    monitor.on_error(self, error)
-                except Exception as e:  # the error that stopped training is the one to report
-                    warnings.warn(f"{type(monitor).__name__} could not record the error that stopped training: {e}", stacklevel=2)
+            self._tell_stop("on_error", error)
             raise
+
+    def _tell_stop(self, hook: str, *args) -> None:
+        """Every monitor's `hook` (on_error, on_interrupt) where it has one: a monitor written without
+        the Monitor base may lack it. A monitor that fails here is a warning: the stop is what to report."""
+        for monitor in self.monitors:
+            try:
+                if hasattr(monitor, hook):
+                    getattr(monitor, hook)(self, *args)
+            except Exception as e:
+                warnings.warn(f"{type(monitor).__name__} could not record why training stopped: {e}", stacklevel=3)
 
     def _train_to_end(self, run_dir: str) -> "TrainResult":
         c = self.cfg
@@ -263,6 +269,7 @@ class Trainer:
                         path = self.save_checkpoint()
                         tqdm.write(f"\n{stop.signal_name} at step {self.step}; saved {path}\n"
                                    f"continue with: ganforge train --resume {self.run_dir}")  # fmt: skip
+                    self._tell_stop("on_interrupt", stop.signal_name)  # after the save: "interrupted" means resumable
                     raise Interrupted(stop.signum)
         if final_samples is None and writes:  # resumed at the end already: nothing trained
             final_samples = self.save_sample_grid()

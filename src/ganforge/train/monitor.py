@@ -2,7 +2,7 @@
 evaluation, TensorBoard...).
 
 The loop calls every monitor at the start, on each logging tick and at the end, or with the error when
-training stops on one. On a tick a monitor may add entries to the tick's record (they go to stats.jsonl
+training stops on one, or with the signal when Ctrl-C or SIGTERM stops it. On a tick a monitor may add entries to the tick's record (they go to stats.jsonl
 and, for 'health', to the progress bar) or raise `StopTraining` with a message for the user. Monitors
 hold no optimizer and step no network.
 """
@@ -32,3 +32,7 @@ class Monitor:
     def on_error(self, trainer, error: Exception) -> None:
         """Training stopped on `error` (raised by a step, a monitor, a save...; not Ctrl-C or SIGTERM,
         which stop cleanly); the loop raises it on after every monitor has seen it."""
+
+    def on_interrupt(self, trainer, signal_name: str) -> None:
+        """Training stopped on Ctrl-C or SIGTERM (`signal_name` 'SIGINT' or 'SIGTERM') between steps,
+        after saving a checkpoint of step `trainer.step` that resumes exactly."""
