@@ -34,8 +34,10 @@ rises whenever D wins, but a D that has memorised its training set also scores h
 scores generated ones (the ADA paper's Fig. 1 b-c). The limited-data study of the ADA paper (Karras et
 al. 2020), at one CPU budget:
 
-    python benchmarks/zoo.py stylegan2-demo:data_limit=500 stylegan2-demo:data_limit=500,ada=true \
-        stylegan2-demo:data_limit=4500 stylegan2-demo:data_limit=4500,ada=true --memorization --overfitting --cpu-seconds 1200
+    python benchmarks/zoo.py stylegan2-demo:data_limit=500 stylegan2-demo:data_limit=500,ada=true,ada_kimg=20 \
+        stylegan2-demo:data_limit=4500 stylegan2-demo:data_limit=4500,ada=true,ada_kimg=20 --memorization --overfitting --cpu-seconds 1200
+
+(ada_kimg=20: p may move 0 -> 1 over 20,000 images instead of the paper's 500,000, which a CPU run never shows D.)
 
 With --conditional a class-conditional preset is also scored on the classes it was asked for (the
 classes `ganforge generate` draws, row by row): conditional accuracy (the evaluator's class of each
