@@ -2,9 +2,9 @@
 evaluation, TensorBoard...).
 
 The loop calls every monitor at the start, on each logging tick and at the end, or with the error when
-training stops on one, or with the signal when Ctrl-C or SIGTERM stops it. On a tick a monitor may add entries to the tick's record (they go to stats.jsonl
-and, for 'health', to the progress bar) or raise `StopTraining` with a message for the user. Monitors
-hold no optimizer and step no network.
+training stops on one, or with the signal when Ctrl-C or SIGTERM stops it. On a tick a monitor may add
+entries to the tick's record (they go to stats.jsonl and, for 'health', to the progress bar) or raise
+`StopTraining` with a message for the user. Monitors hold no optimizer and step no network.
 """
 from __future__ import annotations
 
