@@ -45,30 +45,34 @@ def cards(run_dir: str) -> dict:
 
 
 def write_picture(run_dir: str, cfg, path: str) -> None:
-    """[real training digits | the run's final grid], the reals laid out as the grid is (a conditional
-    run's grid has one row per class: so do the reals)."""
+    """[real training digits | the run's samples as `ganforge generate RUN -n 64` draws them (the sampler
+    `ganforge eval` scores: discriminator rejection sampling where the preset asks for it)], the reals laid
+    out as the samples are (a conditional run's rows: row r of class r mod 10)."""
     import torch
     from torchvision.io import read_image, write_png
 
+    import ganforge as gf
     from ganforge.data import get_dataset
     from ganforge.train.samples import save_samples
 
     data = get_dataset(cfg.data, image_size=cfg.image_size, channels=cfg.channels)
     n = cfg.n_samples
-    per_row = max(1, int(n**0.5))
-    if cfg.model.conditional_g:  # row k: digits of class k
+    run = gf.load_run(run_dir)
+    classes = run.algorithm.latent_labels(cfg, run.num_classes, n)
+    if classes is not None:  # each slot a real digit of the class G was asked for there
         labels = torch.tensor([data.dataset[i][1] for i in range(len(data.dataset))])
-        order = [i for k in range(n // per_row) for i in (labels == k).nonzero().flatten()[:per_row].tolist()]
+        pools = {k: iter((labels == k).nonzero().flatten().tolist()) for k in classes.unique().tolist()}
+        order = [next(pools[k]) for k in classes.tolist()]
     else:
         order = list(range(n))
-    real_png = os.path.join(run_dir, "reals-as-grid.png")
+    real_png, fake_png = os.path.join(run_dir, "reals-as-grid.png"), os.path.join(run_dir, "generated-grid.png")
     save_samples(torch.stack([data.dataset[i][0] for i in order]), real_png)
-    final = sorted(os.listdir(os.path.join(run_dir, "samples")))[-1]
-    real, fake = read_image(real_png), read_image(os.path.join(run_dir, "samples", final))
+    save_samples(gf.generate(run, n, seed=0), fake_png)
+    real, fake = read_image(real_png), read_image(fake_png)
     gap = torch.full((fake.shape[0], fake.shape[1], 24), 255, dtype=torch.uint8)  # a white strip between
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    write_png(torch.cat([real[:, : fake.shape[1], : fake.shape[2]], gap, fake], dim=2), path, compression_level=9)
-    print(f"picture: {path} (left: real training digits, right: {run_dir} {final})", flush=True)
+    write_png(torch.cat([real, gap, fake], dim=2), path, compression_level=9)
+    print(f"picture: {path} (left: real training digits, right: `ganforge generate {run_dir} -n {n}`)", flush=True)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Two ways to sample a trained run differently, scored as `ganforge eval RUN -n 2000` scores it (offline
+"""Three ways to sample a trained run differently, scored as `ganforge eval RUN -n 2000` scores it (offline
 evaluator, FID / precision / recall / KL): the question is whether either buys the default demo the
 precision or FID it lacks without retraining.
 
@@ -8,8 +8,12 @@ precision or FID it lacks without retraining.
   - standing statistics (Brock et al. 2019, appendix C): G's BatchNorm running statistics recomputed for
     the EMA weights, as a cumulative average over --standing-batches batches drawn in training mode,
     instead of the EMA of the training G's own statistics that the checkpoint holds.
+  - discriminator rejection sampling (Azadi et al. 2019; train/rejection.py) with gamma at each --drs
+    percentile, as `ganforge generate` and `ganforge eval` sample a run with that drs_percentile
+    (0: G's own samples); the table gives the draws of G per sample kept.
 
     python benchmarks/demo_sampling.py RUN --truncation 1,0.9,0.8 --standing-batches 100
+    python benchmarks/demo_sampling.py RUN --truncation 1 --standing-batches 0 --drs 0,50,80,90,95
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ def main() -> None:
     p.add_argument("run_dir")
     p.add_argument("--truncation", default="1,0.9,0.8", help="comma-separated PSI values")
     p.add_argument("--standing-batches", type=int, default=100, help="batches of 64 for the standing statistics (0: skip)")
+    p.add_argument("--drs", default="", help="comma-separated drs_percentile values, with truncation PSI 1 (0: off)")
     p.add_argument("-n", type=int, default=2000)
     args = p.parse_args()
 
@@ -51,10 +56,26 @@ def main() -> None:
             print(f"| {label} | {psi:g} | {cards['fid'].value:.3f} ({cards['fid'].extra['real_vs_real']:.2f}) | "
                   f"{cards['precision'].value:.3f} | {cards['recall'].value:.3f} | {cards['modes/kl'].value:.4f} |", flush=True)
 
-    print("| G's BatchNorm statistics | truncation PSI | domain FID (floor) | precision | recall | KL |\n|---|---|---|---|---|---|")
+    header = "| G's BatchNorm statistics | truncation PSI | domain FID (floor) | precision | recall | KL |\n|---|---|---|---|---|---|"
+    print(header)
     report("as trained (EMA of the training G's)")
+    if args.drs:
+        print("\n| drs_percentile | draws per sample | domain FID (floor) | precision | recall | KL |\n|---|---|---|---|---|---|")
+        for percentile in map(float, args.drs.split(",")):
+            cfg.drs_percentile = percentile
+            drawn = []  # every batch G draws for the n samples, the calibration's included
+            hook = run.G.register_forward_hook(lambda module, inputs, output: drawn.append(len(output)))
+            samples = gf.generate(run, args.n, seed=0)
+            hook.remove()
+            cards = {c.metric: c for c in score(samples, ref, ev, ["fid", "pr", "modes"], seed=0)}
+            calibration = run.algorithm.CALIBRATION_N if percentile else 0  # mnist5k has more training digits
+            print(f"| {percentile:g} | {(sum(drawn) - calibration) / args.n:.2f} | {cards['fid'].value:.3f} "
+                  f"({cards['fid'].extra['real_vs_real']:.2f}) | {cards['precision'].value:.3f} | {cards['recall'].value:.3f} | "
+                  f"{cards['modes/kl'].value:.4f} |", flush=True)
     norms = [m for m in G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if args.standing_batches and norms:
+        if args.drs:  # the first table again
+            print("\n" + header)
         for m in norms:
             m.reset_running_stats()
             m.momentum = None  # a cumulative average over the batches below

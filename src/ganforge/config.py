@@ -146,6 +146,7 @@ class Config:
     opt_d: OptimConfig = field(default_factory=OptimConfig)  # D's
     ema_half_life: Annotated[float, NonNegative] = 0.0  # EMA of G's weights, half-life in G-steps; 0 = off
     ema_start: Annotated[int, NonNegative] = 0  # start averaging after this many G-steps
+    drs_percentile: Annotated[float, Range(0.0, 100.0, high_open=True)] = 0.0  # discriminator rejection sampling (Azadi et al. 2019) of the trained run's samples (`ganforge generate`, `ganforge eval`; not the grids or in-training evaluation): each sample drawn again until the calibrated D keeps it, gamma at this percentile of F (higher keeps fewer draws); 0 = off; the gan algorithm only
 
     # Bookkeeping
     seed: Annotated[int, NonNegative] = 0  # the run's random seed: network initialisation, data order and every draw of training
@@ -157,7 +158,7 @@ class Config:
     skip_bad_images: bool = False  # image folders: check every file once at start, leave unreadable ones out (with a warning)
 
     # Speed (docs/speed.md); each leaves results equal to fp32 eager within float tolerance
-    precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + a GradScaler per network; CUDA)
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | fp16 (autocast + a GradScaler per network; CUDA) | auto (bf16 where the device computes it natively: a CUDA GPU with bf16, a CPU with AMX or AVX-512 BF16; else fp32)
     channels_last: bool = False  # NHWC memory layout for 4-D weights and image batches
     compile: bool = False  # torch.compile G and D for the training steps (eager, with a warning, where unavailable)
     fused_optimizers: bool = True  # torch's fused Adam/AdamW/SGD kernels where the device has them
@@ -189,6 +190,7 @@ RESUMABLE_KEYS = {
     "eval_every", "eval_metrics", "eval_n", "eval_evaluator", "eval_inception_weights", "best_metric", "diagnose",
 }  # fmt: skip
 RESUMABLE_KEYS |= {"tensorboard", "report_every"}  # seeing training changes no step's maths
+RESUMABLE_KEYS |= {"drs_percentile"}  # how a trained run is sampled afterwards
 # Speed options that change results only by float rounding, as device and threads do. Not here:
 # precision (bf16 keeps 3 significant digits: a resumed bf16 run is a different computation),
 # fused_optimizers (a saved optimizer keeps its implementation), cache_images (uint8 rounding of inputs).

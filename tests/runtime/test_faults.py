@@ -266,7 +266,7 @@ def test_status_json_keeps_a_heartbeat_while_training(tmp_path, monkeypatch):
 
     monkeypatch.setattr(seeing, "HEARTBEAT_S", 0.05)
     monitor = seeing.StatusMonitor()
-    trainer = SimpleNamespace(step=3, cfg=SimpleNamespace(steps=10), run_dir=str(tmp_path))
+    trainer = SimpleNamespace(step=3, cfg=SimpleNamespace(steps=10), run_dir=str(tmp_path), precision=SimpleNamespace(name="fp32"))
     monitor.on_start(trainer)
     first = json.loads((tmp_path / "status.json").read_text())["updated"]
     time.sleep(0.3)

@@ -65,6 +65,30 @@ def test_bf16_autocast_agrees_with_fp32_to_bf16_rounding(tiny_overrides, fp32):
     assert not {"scaler_G", "scaler_D"} & set(t.state_dict())  # bf16 needs no loss scaling
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(tiny_overrides, monkeypatch, native):
+    from ganforge.train import precision
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    assert precision.native_bf16(torch.device("cpu")) is native
+    t = build_trainer(resolve_config("dcgan", [dict(tiny_overrides, precision="auto", device="cpu")]), progress=False)
+    assert t.precision.name == ("bf16" if native else "fp32")
+    assert (t.precision.dtype is torch.bfloat16) is native
+
+
+def test_status_json_names_the_precision_auto_chose(tmp_path, tiny_overrides):
+    import json
+
+    from ganforge.train.precision import native_bf16
+
+    args = ["--preset", "dcgan-demo", "--data", "fake", "--device", "cpu", "--precision", "auto", "--steps", "1",
+            "--batch-size", "4", "--image-size", "16", "--no-progress", "model.g.width=4", "model.d.width=4"]  # fmt: skip
+    assert main(["train", *args, "--out", str(tmp_path / "run")]) == 0
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["precision"] == ("bf16" if native_bf16(torch.device("cpu")) else "fp32")
+
+
 def test_compile_equals_eager_and_checkpoints_the_bare_modules(tiny_overrides, fp32):
     # Cold, inductor compiles the graphs in ~30 s on this 2-core CPU (warm cache: ~4 s). Same float32
     # maths as eager with fused kernels: the tolerance of channels_last.
@@ -93,7 +117,7 @@ def test_compile_unavailable_warns_and_trains_eagerly(tiny_overrides, monkeypatc
 def test_fp16_on_a_cpu_and_unknown_precisions_are_refused(tiny_overrides, capsys):
     with pytest.raises(ConfigError, match="precision=fp16 needs a CUDA device.*use precision=bf16 or fp32"):
         build_trainer(resolve_config("dcgan", [dict(tiny_overrides, precision="fp16", device="cpu")]), progress=False)
-    with pytest.raises(ConfigError, match="unknown precision 'fp8'; valid: fp32, bf16, fp16"):
+    with pytest.raises(ConfigError, match="unknown precision 'fp8'; valid: fp32, bf16, fp16, auto"):
         build_trainer(resolve_config("dcgan", [dict(tiny_overrides, precision="fp8")]), progress=False)
     for extra in (["--dry-run"], ["--steps", "1", "--no-progress"]):  # a dry run checks what a run would
         assert main(["train", "--data", "fake", "--device", "cpu", "--precision", "fp16", *extra]) == 2

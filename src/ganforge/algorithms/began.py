@@ -49,6 +49,7 @@ class BEGAN(GAN):
     and the equilibrium control k_t, updated after each G step."""
 
     name = "began"
+    rejection_sampling = False  # discriminator rejection sampling: its D is an autoencoder: a reconstruction error, not a logit
     description = "autoencoder D, equilibrium control k_t with diversity ratio gamma, convergence measure (Berthelot et al. 2017)"
     Params = BEGANParams
     # D's output is a reconstruction error, not a logit: the penalties on D's input gradient, drift,

@@ -42,6 +42,7 @@ class GAN(Algorithm):
     description = "one G, one D, k D-steps per G-step (Goodfellow et al. 2014; DCGAN, LSGAN, WGAN, WGAN-GP, R3GAN)"
     supports = frozenset(SWITCHES)
     repeats = frozenset({"D", "G"})
+    rejection_sampling = True
 
     @classmethod
     def builders(cls, cfg):
@@ -53,6 +54,16 @@ class GAN(Algorithm):
         super().check_config(cfg)
         if cfg.class_loss_weight != 1.0 and cfg.model.conditional_d != "acgan":
             raise ConfigError("class_loss_weight weighs ACGAN's class loss; it does nothing without model.conditional_d=acgan")
+        if cfg.drs_percentile and cfg.pack > 1:
+            raise ConfigError("drs_percentile: PacGAN's D judges packs of samples, not one; rejection sampling needs one "
+                              "verdict per sample (remove drs_percentile or pack)")  # fmt: skip
+
+    @classmethod
+    def d_scores(cls, run, x, labels):
+        """A loaded run's D on x ("real" high): ACGAN's realness head, a conditional D with the classes."""
+        if run.config.model.conditional_d == "acgan":
+            return run.D(x, classes=True)[0]
+        return run.D(x, labels) if run.config.model.conditional_d and labels is not None else run.D(x)
 
     @classmethod
     def build_networks(cls, cfg, spec):

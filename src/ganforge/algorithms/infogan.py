@@ -101,6 +101,7 @@ class InfoGAN(GAN):
     generated side of both players' losses (D's Q head reads the codes back)."""
 
     name = "infogan"
+    rejection_sampling = False  # discriminator rejection sampling: not calibrated or tested for InfoGAN's D and its latent codes
     description = "GAN + latent codes that a Q head on D's body recovers: mutual-information loss (Chen et al. 2016)"
     Params = InfoGANParams
     # Packing would make Q read the codes of a group of samples at once: it has one code per sample.

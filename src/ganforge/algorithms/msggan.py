@@ -41,6 +41,7 @@ from .gan import GAN
 @ALGORITHMS.register("msggan")
 class MSGGAN(GAN):
     name = "msggan"
+    rejection_sampling = False  # discriminator rejection sampling: its D reads G's images at every scale, not one image
     description = "multi-scale gradients: G's image at every scale feeds D's block at that scale, RaHinge (Karnewar & Wang 2020)"
     supports = GAN.supports - {"diffaugment"}
 

@@ -170,6 +170,7 @@ class ProGAN(GAN):
     set to the step's (stage, alpha), reals are pooled to it, and G and D are called at it."""
 
     name = "progan"
+    rejection_sampling = False  # discriminator rejection sampling: its D works at the growing stage's resolution and fade
     description = "progressive growing from 4x4 with fade-in, WGAN-GP + drift (Karras et al. 2018)"
     Params = ProGANParams
     # Packing and class conditioning are not built into the progan nets' growth.

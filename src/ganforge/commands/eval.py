@@ -158,6 +158,9 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
                 bar.update(args.n)
             keep_png = "memorization" in names and seed == args.seed  # one picture: the first seed's pairs
             per_seed.append(score(gen, ref, ev, names, seed=seed, png_path=png if keep_png else None, options=options))
+            if cfg.drs_percentile:  # the samples are not G's own: say so on every card
+                for card in per_seed[-1]:
+                    card.extra["sampling"] = f"discriminator rejection sampling, gamma at percentile {cfg.drs_percentile:g}"
         cards = combine_repeats(per_seed)
         out = append_cards(args.run_dir, cards, run.step, "eval", os.path.basename(os.path.realpath(path)))
         appended += len(cards)
@@ -205,6 +208,8 @@ def format_table(cards: list, step: int, evaluator_note: str) -> str:
                 lines.append(f"  warning ({c.metric}): {w}")
     protos = {(c.extractor, c.extractor_weights_sha256, c.feature_space, c.input_size, c.resize, c.ref_split, c.seed)
               for c in cards}  # fmt: skip
+    for sampling in sorted({c.extra["sampling"] for c in cards if "sampling" in c.extra}):
+        lines.append(f"samples: {sampling} (drs_percentile)")
     for ex, sha, space, size, resize, split, seed in sorted(protos, key=str):
         lines.append(f"protocol: extractor {ex or '-'} (sha256 {sha[:16] + '…' if sha else '-'}), feature space "
                      f"{space or '-'}, input {f'{size}x{size}' if size else '-'}, resize {resize or '-'}, "

@@ -24,6 +24,8 @@ def register(sub) -> None:
                    help="the truncation trick, PSI in [0, 1] (1 = off, the same samples as without it): stylegan2 runs "
                    "w = w_avg + PSI (w - w_avg) (0: the average w's image); biggan runs z from N(0, I) with every "
                    "component beyond 2 drawn again, times PSI (0: z = 0, one image per class)")  # fmt: skip
+    p.add_argument("--no-drs", dest="drs", action="store_false",
+                   help="G's own samples, where the run's config asks for discriminator rejection sampling (drs_percentile)")
     p.set_defaults(func=run)
 
 
@@ -45,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     options = {} if getattr(args, "class_", None) is None else {"class_": args.class_}
     if psi is not None:
         options["truncation"] = psi
+    if not getattr(args, "drs", True):
+        if not loaded.config.drs_percentile:
+            raise ConfigError(f"--no-drs: {args.run_dir} does not use discriminator rejection sampling (drs_percentile is 0)")
+        options["rejection"] = False
     samples = generate(loaded, args.n, seed=args.seed, **options)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     # Class-conditional runs: the npz keeps each sample's class (`labels`), as generate drew them.

@@ -45,7 +45,8 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, help="torch CPU threads (config threads; 0: torch's default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None, help="TensorBoard events in RUN/tensorboard (default: on when the tensorboard package is installed)")
-    p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), help="autocast precision (config precision; fp16 needs CUDA)")
+    p.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),
+                   help="autocast precision (config precision; fp16 needs CUDA; auto: bf16 where the device computes it natively)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="NHWC memory layout (config channels_last)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile G and D (config compile)")
     p.add_argument("--report-every", type=int, metavar="STEPS", help="rewrite RUN/report.html every STEPS steps and at the end (config report_every)")

@@ -17,7 +17,7 @@ from ..train.monitor import Monitor
 
 class StatusMonitor(Monitor):
     """Keeps RUN/status.json: {'state': 'running' | 'finished' | 'interrupted' | 'failed', pid, host, step,
-    steps, updated}, for 'interrupted' the `signal` (SIGINT or SIGTERM; a checkpoint of `step` was saved
+    steps, precision (the one training runs in: what `precision: auto` chose), updated}, for 'interrupted' the `signal` (SIGINT or SIGTERM; a checkpoint of `step` was saved
     first), for 'failed' the `error` that stopped training, in one line.
 
     While training, a heartbeat thread refreshes `updated` every HEARTBEAT_S seconds (a logging tick
@@ -35,7 +35,7 @@ class StatusMonitor(Monitor):
         with self._lock:
             if trainer is not None:
                 self._state = {"state": state, "pid": os.getpid(), "host": socket.gethostname(), "step": trainer.step,
-                               "steps": trainer.cfg.steps, **more, "path": os.path.join(trainer.run_dir, "status.json")}  # fmt: skip
+                               "steps": trainer.cfg.steps, "precision": trainer.precision.name, **more, "path": os.path.join(trainer.run_dir, "status.json")}  # fmt: skip
             path = self._state["path"]
             tmp = f"{path}.tmp-{os.getpid()}"
             with open(tmp, "w") as f:

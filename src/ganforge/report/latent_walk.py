@@ -1,7 +1,8 @@
 """Latent walks: G along a path between the noise vectors of fixed seeds.
 
 The noise of seed s is exactly what `ganforge.runs.generate(run, 1, seed=s)` draws, so a walk's first
-and last frames are the images `ganforge generate` gives for those seeds. Between them:
+and last frames are the images `ganforge generate` gives for those seeds (`--no-drs` for a run sampled
+by discriminator rejection, which draws again where D rejects: a walk shows G itself). Between them:
   linear     z(t) = (1 - t) z0 + t z1
   spherical  z(t) = sin((1 - t) w) / sin w * z0 + sin(t w) / sin w * z1,  cos w = z0.z1 / (|z0| |z1|)
 (White 2016, "Sampling Generative Networks": Gaussian noise lives near a sphere of radius sqrt(z_dim);

@@ -18,6 +18,7 @@ Class methods serve a trained run without a loop (`ganforge generate`, `load_run
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -94,6 +95,9 @@ class Algorithm:
                 value, default = getattr(value, part), getattr(default, part)
             if value != default:
                 raise ConfigError(f"the {cls.name} algorithm does not use {key}; remove it (default {default!r})")
+        if cfg.drs_percentile and not cls.rejection_sampling:
+            raise ConfigError(f"drs_percentile: the {cls.name} algorithm has no discriminator rejection sampling "
+                              "(the gan algorithm has); remove it")  # fmt: skip
         for key, course in REPEAT_KEYS.items():
             value = getattr(cfg, key)
             if value != getattr(defaults, key) and course not in cls.repeats:
@@ -113,19 +117,78 @@ class Algorithm:
 
     @classmethod
     def generate(cls, run, n: int, seed: int = 0, batch_size: int = 256, **options) -> torch.Tensor:
-        """n samples of a loaded run (`ganforge generate`); the same seed gives the same samples.
-        Options: `class_`, the class of every sample (class-conditional runs); `truncation`, psi of the
-        truncation trick (train/sampling.py `truncating`: StyleGAN2's average w, BigGAN's truncated z)."""
+        """n samples of a loaded run (`ganforge generate`, `ganforge eval`); the same seed gives the same
+        samples. Options: `class_`, the class of every sample (class-conditional runs); `truncation`, psi
+        of the truncation trick (train/sampling.py `truncating`: StyleGAN2's average w, BigGAN's truncated
+        z); `rejection`, False for G's own samples where the run's config asks for discriminator rejection
+        sampling (drs_percentile)."""
         class_ = options.pop("class_", None)
         psi = options.pop("truncation", None)
+        rejection = options.pop("rejection", True) and run.config.drs_percentile > 0
         if options:
             raise ConfigError(f"the {cls.name} algorithm takes no generate options ({', '.join(options)})")
         labels = cls.latent_labels(run.config, run.num_classes, n, class_)
-        draws = torch.Generator().manual_seed(seed)
-        z = cls.latent(run.config, n, generator=draws)
+        device = next(run.G.parameters()).device
         with truncating(run.G, psi, model=run.config.model.name) as trick:
-            # A trick that redraws z (BigGAN's) continues the seed's draws, so the same seed gives the same samples.
-            return sample_in_chunks(run.G, trick.latent(z, draws), labels, next(run.G.parameters()).device, batch_size)
+
+            def sample(draws: torch.Generator, classes: torch.Tensor | None, m: int) -> torch.Tensor:
+                # A trick that redraws z (BigGAN's) continues the seed's draws, so the same seed gives the same samples.
+                z = trick.latent(cls.latent(run.config, m, generator=draws), draws)
+                return sample_in_chunks(run.G, z, classes, device, batch_size)
+
+            draws = torch.Generator().manual_seed(seed)
+            if not rejection:
+                return sample(draws, labels, n)
+            return cls.rejection_sample(run, sample, labels, n, draws, batch_size)
+
+    # Discriminator rejection sampling (train/rejection.py): the calibration's sample sizes. The reals are
+    # a fixed subset of the training images and the fakes a fixed draw, so every call on a run calibrates alike.
+    CALIBRATION_N = 2000
+    CALIBRATION_SEED = 2**20 + 1
+    MAX_DRAWS = 32  # draws of G per sample before the best-rated one is taken
+    rejection_sampling = False  # the algorithm can score a run's samples with its D (d_scores)
+
+    @classmethod
+    def d_scores(cls, run, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The (N,) scores of a loaded run's D ("real" high) for images x of classes `labels`."""
+        raise NotImplementedError
+
+    @classmethod
+    def rejection_sample(cls, run, sample, labels, n: int, draws: torch.Generator, batch_size: int) -> torch.Tensor:
+        """n samples by discriminator rejection sampling (Azadi et al. 2019): D calibrated on real
+        training images against a fixed draw of G, then each sample drawn until D's verdict keeps it.
+        `sample(generator, classes, m)`: m samples of G for those classes."""
+        from .rejection import calibrate, rejection_sample
+
+        cfg = run.config
+        device = next(run.G.parameters()).device
+
+        def score(x: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
+            with torch.no_grad(), evaluating(run.D):
+                return torch.cat([
+                    cls.d_scores(run, chunk.to(device), None if c is None else c.to(device)).float().cpu().flatten()
+                    for chunk, c in zip(x.split(batch_size), classes.split(batch_size) if classes is not None else [None] * len(x))
+                ])  # fmt: skip
+
+        data = limit_dataset(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root,
+                                         skip_bad_images=cfg.skip_bad_images), cfg.data_limit).dataset
+        m = min(cls.CALIBRATION_N, len(data))
+        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:m].tolist()
+        reals = [data[i] for i in pick]
+        real_x = torch.stack([r[0] for r in reals])
+        real_c = torch.tensor([int(r[1]) for r in reals]) if labels is not None else None
+        fake_c = cls.latent_labels(cfg, run.num_classes, m)
+        fakes = sample(torch.Generator().manual_seed(cls.CALIBRATION_SEED), fake_c, m)
+        calibration = calibrate(score(real_x, real_c), score(fakes, fake_c), cfg.drs_percentile)
+        images, stats = rejection_sample(
+            lambda slots: sample(draws, None if labels is None else labels[slots], len(slots)),
+            lambda x, slots: score(x, None if labels is None else labels[slots]),
+            n, calibration, draws, max_draws=cls.MAX_DRAWS,
+        )  # fmt: skip
+        if stats.unfilled:
+            warnings.warn(f"discriminator rejection sampling: D kept none of {cls.MAX_DRAWS} draws for {stats.unfilled} of "
+                          f"{n} samples; those are the draws D rated highest (a lower drs_percentile keeps more)", stacklevel=2)  # fmt: skip
+        return images
 
     # ------------------------------------------------------------------ inside a loop
     def __init__(self, trainer):

@@ -7,6 +7,9 @@ steps whenever either overflows).
   fp16  torch.autocast(dtype=float16) + GradScaler: float16 underflows small gradients, so the loss is
         multiplied by a running scale before backward and the gradients divided by it before the step
         (steps whose gradients overflow are skipped and the scale lowered). CUDA only here.
+  auto  bf16 where the device computes bfloat16 natively (`native_bf16`: a CUDA GPU with bf16, a CPU
+        with AMX tiles or AVX-512 BF16), else fp32: bfloat16 emulated on an older CPU is slower than
+        float32, so asking for bf16 everywhere would slow the very laptops it should speed up.
 
 Losses run under autocast too: torch computes the *_with_logits losses in float32 by itself.
 The gradient and R1 penalties differentiate D's output unscaled; their inner gradients are O(1) by
@@ -21,14 +24,34 @@ import torch
 from ..errors import ConfigError
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+CHOICES = (*DTYPES, "auto")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 natively, i.e. faster than float32 (the CPU checks are torch's
+    own cpuinfo probes, private in torch.cpu, hence the fallback to False)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        probes = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+        return any(probe is not None and probe() for probe in probes)
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The precision a run trains in: `name`, or for "auto" bf16 or fp32 as `native_bf16` says."""
+    if name == "auto":
+        return "bf16" if native_bf16(device) else "fp32"
+    return name
 
 
 class Precision:
     """Autocast context, backward and optimizer step for one precision, per network ('G', 'D')."""
 
     def __init__(self, name: str, device: torch.device):
-        if name not in DTYPES:
-            raise ConfigError(f"unknown precision '{name}'; valid: {', '.join(DTYPES)}")
+        if name not in CHOICES:
+            raise ConfigError(f"unknown precision '{name}'; valid: {', '.join(CHOICES)}")
+        name = resolve_precision(name, device)
         if name == "fp16" and device.type != "cuda":
             raise ConfigError(
                 f"precision=fp16 needs a CUDA device (the device is {device.type}): float16 autocast with "
