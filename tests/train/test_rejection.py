@@ -70,6 +70,18 @@ def test_a_run_with_drs_generates_and_scores_through_it(tmp_path, capsys):
     assert '"sampling": "discriminator rejection sampling, gamma at percentile 80"' in lines
 
 
+def test_an_acgan_run_is_judged_by_its_realness_head(tmp_path):
+    # ACGAN's D answers (realness, class logits): rejection must read the first, one score per image.
+    import ganforge as gf
+
+    run = tmp_path / "acgan"
+    assert main(["train", "--preset", "acgan", *TRAIN[2:], "--out", str(run)]) == 0
+    loaded = gf.load_run(str(run))
+    x = gf.generate(loaded, 12, seed=1)
+    assert x.shape == (12, 1, 16, 16) and torch.isfinite(x).all()
+    assert loaded.algorithm.d_scores(loaded, x, torch.zeros(12, dtype=torch.long)).shape == (12,)
+
+
 @pytest.mark.parametrize("extra, message", [
     (["--preset", "infogan-demo"], "the infogan algorithm has no discriminator rejection sampling"),
     (["pack=2"], "PacGAN's D judges packs of samples"),
