@@ -17,8 +17,9 @@ from ..train.monitor import Monitor
 
 class StatusMonitor(Monitor):
     """Keeps RUN/status.json: {'state': 'running' | 'finished' | 'interrupted' | 'failed', pid, host, step,
-    steps, precision (the one training runs in: what `precision: auto` chose), updated}, for 'interrupted' the `signal` (SIGINT or SIGTERM; a checkpoint of `step` was saved
-    first), for 'failed' the `error` that stopped training, in one line.
+    steps, precision (the one training runs in: what `precision: auto` chose), updated}, for 'interrupted'
+    the `signal` (SIGINT or SIGTERM; a checkpoint of `step` was saved first), for 'failed' the `error`
+    that stopped training, in one line.
 
     While training, a heartbeat thread refreshes `updated` every HEARTBEAT_S seconds (a logging tick
     may be hours apart on a slow run). A run whose file says 'running' but whose process is gone
@@ -35,7 +36,8 @@ class StatusMonitor(Monitor):
         with self._lock:
             if trainer is not None:
                 self._state = {"state": state, "pid": os.getpid(), "host": socket.gethostname(), "step": trainer.step,
-                               "steps": trainer.cfg.steps, "precision": trainer.precision.name, **more, "path": os.path.join(trainer.run_dir, "status.json")}  # fmt: skip
+                               "steps": trainer.cfg.steps, "precision": trainer.precision.name, **more,
+                               "path": os.path.join(trainer.run_dir, "status.json")}  # fmt: skip
             path = self._state["path"]
             tmp = f"{path}.tmp-{os.getpid()}"
             with open(tmp, "w") as f:

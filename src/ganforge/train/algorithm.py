@@ -158,7 +158,7 @@ class Algorithm:
         """n samples by discriminator rejection sampling (Azadi et al. 2019): D calibrated on real
         training images against a fixed draw of G, then each sample drawn until D's verdict keeps it.
         `sample(generator, classes, m)`: m samples of G for those classes."""
-        from .rejection import calibrate, rejection_sample
+        from . import rejection
 
         cfg = run.config
         device = next(run.G.parameters()).device
@@ -179,8 +179,8 @@ class Algorithm:
         real_c = torch.tensor([int(r[1]) for r in reals]) if labels is not None else None
         fake_c = cls.latent_labels(cfg, run.num_classes, m)
         fakes = sample(torch.Generator().manual_seed(cls.CALIBRATION_SEED), fake_c, m)
-        calibration = calibrate(score(real_x, real_c), score(fakes, fake_c), cfg.drs_percentile)
-        images, stats = rejection_sample(
+        calibration = rejection.calibrate(score(real_x, real_c), score(fakes, fake_c), cfg.drs_percentile)
+        images, stats = rejection.rejection_sample(
             lambda slots: sample(draws, None if labels is None else labels[slots], len(slots)),
             lambda x, slots: score(x, None if labels is None else labels[slots]),
             n, calibration, draws, max_draws=cls.MAX_DRAWS,

@@ -10,9 +10,9 @@ sampling of the data's distribution. The paper's Algorithm 1, as done here:
      and the map keeps D's ranking;
   2. burn in: D_M, the largest calibrated logit over those samples of G;
   3. F(x) = D(x) - D_M - log(1 - exp(D(x) - D_M - eps)) - gamma, and x is kept with probability
-     sigmoid(F(x)). gamma is the `percentile`-th percentile of F over the burn-in samples (the paper's
-     way of setting the acceptance rate: a higher percentile keeps fewer draws). D_M rises to any larger
-     logit seen, as in the paper.
+     sigmoid(F(x)). gamma, the paper's knob for the acceptance rate, is set here to the
+     `percentile`-th percentile of F over the burn-in samples: a higher percentile keeps fewer draws.
+     D_M rises to any larger logit seen, as in the paper.
 Each requested sample (a slot: one of a conditional G's classes, in the order asked for) is drawn again
 until one draw is kept, at most `max_draws` times; a slot with no draw kept takes the draw D rated
 highest, and `RejectionStats.unfilled` counts them. The class of every slot stays the one asked for, so
