@@ -36,6 +36,14 @@ from ..train.sampling import call_G, rank_slice
 from . import ALGORITHMS
 
 
+def judge(D, conditional_d: str, x: torch.Tensor, labels: torch.Tensor | None):
+    """(D's logits, its auxiliary output or None) for images x: ACGAN's D (conditional_d=acgan) classifies
+    x too; a conditional D gets the labels (None: D judges x alone)."""
+    if conditional_d == "acgan":
+        return D(x, classes=True)
+    return (D(x) if labels is None else D(x, labels)), None
+
+
 @ALGORITHMS.register("gan")
 class GAN(Algorithm):
     name = "gan"
@@ -60,10 +68,9 @@ class GAN(Algorithm):
 
     @classmethod
     def d_scores(cls, run, x, labels):
-        """A loaded run's D on x ("real" high): ACGAN's realness head, a conditional D with the classes."""
-        if run.config.model.conditional_d == "acgan":
-            return run.D(x, classes=True)[0]
-        return run.D(x, labels) if run.config.model.conditional_d and labels is not None else run.D(x)
+        """A loaded run's D on x ("real" high): its logits as training reads them (`judge`)."""
+        conditional_d = run.config.model.conditional_d
+        return judge(run.D, conditional_d, x, labels if conditional_d else None)[0]
 
     @classmethod
     def build_networks(cls, cfg, spec):
@@ -130,11 +137,8 @@ class GAN(Algorithm):
         return call_G(G, z, labels)
 
     def call_D(self, D, x: torch.Tensor, labels: torch.Tensor | None, side: str = "real"):
-        """(D's logits, its auxiliary output or None) for real or generated x: ACGAN's D
-        (model.conditional_d=acgan) classifies x too; a conditional D gets the labels."""
-        if self.cfg.model.conditional_d == "acgan":
-            return D(x, classes=True)
-        return (D(x) if labels is None else D(x, labels)), None
+        """(D's logits, its auxiliary output or None) for real or generated x (`judge`)."""
+        return judge(D, self.cfg.model.conditional_d, x, labels)
 
     def aux_loss(self, player: str, side: str, aux, labels, z, stats: dict):
         """The auxiliary term of `player`'s loss on the real or generated side (0.0 when none): ACGAN's

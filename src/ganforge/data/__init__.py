@@ -13,7 +13,7 @@ import os
 
 from ..errors import DataError
 from ..registry import Registry, unknown_name_message
-from .base import DataInfo, DataSpec, InMemoryImages, resize_images
+from .base import DataInfo, DataSpec, InMemoryImages, random_items, resize_images
 from .limit import limit_dataset
 
 DATASETS: Registry = Registry("dataset")
@@ -21,7 +21,7 @@ DATASETS: Registry = Registry("dataset")
 # Importing the modules registers their datasets.
 from . import bundled, demo_domains, folder, stacked, synthetic, torchvision_sets  # noqa: E402,F401
 
-__all__ = ["DATASETS", "DataInfo", "DataSpec", "InMemoryImages", "get_dataset", "limit_dataset", "list_datasets", "resize_images"]
+__all__ = ["DATASETS", "DataInfo", "DataSpec", "InMemoryImages", "get_dataset", "limit_dataset", "list_datasets", "random_items", "resize_images"]
 
 
 def list_datasets(translation: bool = False) -> list[tuple[str, str]]:

@@ -86,6 +86,18 @@ def resize_images(images: torch.Tensor, size: int | None, channels: int | None) 
     return images.contiguous()
 
 
+def random_items(info: "DataInfo", n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(samples, labels) of n items of `info`'s dataset (all of them for None) picked at random with `seed`:
+    in-memory sets (points, decoded images) by indexing their tensors, others item by item."""
+    ds = info.dataset
+    count = len(ds) if n is None else min(n, len(ds))
+    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
+    if hasattr(ds, "images"):
+        return ds.images[idx], ds.labels[idx]
+    items = [ds[int(i)] for i in idx]
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+
 def split_indices(n: int, n_test: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """A fixed shuffled train/test split (bundled sets are often sorted by class)."""
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from ..data import get_dataset
+from ..data import get_dataset, random_items
 from ..data.synthetic import MIXTURES
 from ..errors import ConfigError
 from . import compute_metrics, get_metric
@@ -108,16 +108,6 @@ class Reference:
     train_labels: torch.Tensor | None = None  # (T,) and of `train`
 
 
-def _tensor(info, n: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    ds = info.dataset
-    count = len(ds) if n is None else min(n, len(ds))
-    idx = torch.randperm(len(ds), generator=torch.Generator().manual_seed(seed))[:count]
-    if hasattr(ds, "images"):
-        return ds.images[idx], ds.labels[idx]
-    items = [ds[int(i)] for i in idx]
-    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
-
-
 def prepare_reference(
     data: str, ev: Evaluator, metrics: list[str], image_size=None, channels=None, data_root=None,
     n_ref: int | None = None, n_train: int | None = None, seed: int = 0, data_limit: int = 0,
@@ -127,8 +117,8 @@ def prepare_reference(
     memorization looks for copies of those."""
     test = get_dataset(data, "test", image_size, channels, data_root)
     train = get_dataset(data, "train", image_size, channels, data_root, data_limit=data_limit)
-    ref, ref_y = _tensor(test, n_ref, seed)
-    train_x, train_y = _tensor(train, n_train, seed + 1)
+    ref, ref_y = random_items(test, n_ref, seed)
+    train_x, train_y = random_items(train, n_train, seed + 1)
     out = Reference(train.kind, data, ref, train_x, ref_labels=ref_y, train_labels=train_y)
     wants_features = bool(FEATURE_METRICS & set(metrics)) or "memorization" in metrics
     if ev.extractor is not None and wants_features:

@@ -26,7 +26,7 @@ import torch
 
 from .. import config as config_mod
 from ..config import Config
-from ..data import DataInfo, DataSpec, get_dataset, limit_dataset
+from ..data import DataInfo, DataSpec, get_dataset, limit_dataset, random_items
 from ..data.cache import cache_decoded_images
 from ..errors import ConfigError
 from .batches import BatchStream
@@ -145,7 +145,6 @@ class Algorithm:
     # a fixed subset of the training images and the fakes a fixed draw, so every call on a run calibrates alike.
     CALIBRATION_N = 2000
     CALIBRATION_SEED = 2**20 + 1
-    MAX_DRAWS = 32  # draws of G per sample before the best-rated one is taken
     rejection_sampling = False  # the algorithm can score a run's samples with its D (d_scores)
 
     @classmethod
@@ -171,22 +170,19 @@ class Algorithm:
                 ])  # fmt: skip
 
         data = limit_dataset(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root,
-                                         skip_bad_images=cfg.skip_bad_images), cfg.data_limit).dataset
-        m = min(cls.CALIBRATION_N, len(data))
-        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:m].tolist()
-        reals = [data[i] for i in pick]
-        real_x = torch.stack([r[0] for r in reals])
-        real_c = torch.tensor([int(r[1]) for r in reals]) if labels is not None else None
-        fake_c = cls.latent_labels(cfg, run.num_classes, m)
-        fakes = sample(torch.Generator().manual_seed(cls.CALIBRATION_SEED), fake_c, m)
+                                         skip_bad_images=cfg.skip_bad_images), cfg.data_limit)
+        real_x, real_c = random_items(data, cls.CALIBRATION_N, seed=0)
+        real_c = real_c.long() if labels is not None else None
+        fake_c = cls.latent_labels(cfg, run.num_classes, len(real_x))
+        fakes = sample(torch.Generator().manual_seed(cls.CALIBRATION_SEED), fake_c, len(real_x))
         calibration = rejection.calibrate(score(real_x, real_c), score(fakes, fake_c), cfg.drs_percentile)
         images, stats = rejection.rejection_sample(
             lambda slots: sample(draws, None if labels is None else labels[slots], len(slots)),
             lambda x, slots: score(x, None if labels is None else labels[slots]),
-            n, calibration, draws, max_draws=cls.MAX_DRAWS,
+            n, calibration, draws,
         )  # fmt: skip
         if stats.unfilled:
-            warnings.warn(f"discriminator rejection sampling: D kept none of {cls.MAX_DRAWS} draws for {stats.unfilled} of "
+            warnings.warn(f"discriminator rejection sampling: D kept none of {rejection.MAX_DRAWS} draws for {stats.unfilled} of "
                           f"{n} samples; those are the draws D rated highest (a lower drs_percentile keeps more)", stacklevel=2)  # fmt: skip
         return images
 

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 EPS = 1e-6  # the paper's epsilon: keeps log(1 - exp(...)) finite at D(x) = D_M
+MAX_DRAWS = 32  # draws of G per sample before the best-rated one is taken
 
 
 @dataclass
@@ -87,7 +88,7 @@ def rejection_sample(
     n: int,
     calibration: Calibration,
     generator: torch.Generator,
-    max_draws: int = 32,
+    max_draws: int = MAX_DRAWS,
 ) -> tuple[torch.Tensor, RejectionStats]:
     """n samples: `draw(slots)` gives fresh samples for those slot indices, `score(x, slots)` D's scores of
     them; each slot is drawn until one draw is kept (step 3 above), at most max_draws times.
