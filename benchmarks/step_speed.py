@@ -3,6 +3,7 @@ scripts count), on the current device, with peak memory.
 
   python benchmarks/step_speed.py [--threads N] [--iters N] [--cases dcgan64,mlp28,...]
                                   [--precision fp32|bf16|fp16] [--channels-last] [--compile] [--no-fused]
+                                  [--set key=value ...]   (any config key, e.g. --set batch_size=32)
 
 Cases (equal architecture and batch to the implementations people copy):
   dcgan64  DCGAN 64x64 RGB, batch 64, nz/ngf/ndf 100/64/64   (pytorch/examples dcgan/main.py)
@@ -27,7 +28,7 @@ import time
 
 import torch
 
-from ganforge.config import merge
+from ganforge.config import merge, parse_override
 from ganforge.presets import resolve_config
 from ganforge.runs import build_trainer
 
@@ -95,8 +96,9 @@ def current_rss_mib() -> float:
         return 0.0
 
 
-def measure(case: str, iters: int, warmup: int, device: str, options: dict | None = None) -> dict:
-    """`options`: config keys of the speed options (precision, channels_last, compile, fused_optimizers)."""
+def measure(case: str, iters: int, warmup: int, device: str, options: dict | None = None, sets: list[dict] = ()) -> dict:
+    """`options`: config keys of the speed options (precision, channels_last, compile, fused_optimizers);
+    `sets`: more config overrides ({'batch_size': 32}), applied last."""
     preset, overrides = CASES[case]
     if overrides.get("data") == "TWO_DOMAINS":
         import tempfile
@@ -106,6 +108,8 @@ def measure(case: str, iters: int, warmup: int, device: str, options: dict | Non
     if case == "dcgan32-pg":
         import pg_dcgan_nets  # noqa: F401  (registers the benchmark-only model family)
     cfg = merge(resolve_config(preset, [overrides]), {"device": device, **(options or {})})
+    for override in sets:
+        cfg = merge(cfg, override)
     if case == "dcgan32-pg":  # the family takes no options: drop the dcgan preset's width/norm
         cfg.model.g, cfg.model.d = {}, {}
     trainer = build_trainer(cfg, progress=False)
@@ -144,14 +148,17 @@ def main() -> None:
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true", help="torch.compile G and D (compiles during --warmup)")
     p.add_argument("--no-fused", action="store_true", help="torch's default (foreach) optimizers, not the fused ones")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="config keys over each case's (e.g. batch_size=32)")
     args = p.parse_args()
     options = {"precision": args.precision, "channels_last": args.channels_last, "compile": args.compile,
                "fused_optimizers": not args.no_fused}  # fmt: skip
+    sets = [parse_override(text) for text in args.set]
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, {options}")
+    also = f", set {' '.join(args.set)}" if args.set else ""
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, device {args.device}, {options}{also}")
     for case in args.cases.split(","):
-        r = measure(case, args.iters, args.warmup, args.device, options)
+        r = measure(case, args.iters, args.warmup, args.device, options, sets)
         # ru_maxrss is the process's peak so far: on a CPU, cases run later include earlier peaks.
         print(f"{r['case']:<8} {r['img/s']:8.3f} img/s  {r['it/s']:6.2f} it/s  peak {r['peak_MiB']:7.0f} MiB  steps {r['step_MiB']:6.0f} MiB")
 

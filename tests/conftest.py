@@ -8,6 +8,13 @@ import torch
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(autouse=True)
+def fixed_threads(monkeypatch):
+    """Trainings keep the threads set above, however busy the machine running the tests: tests compare
+    runs bit for bit, and threads change float rounding (runtime/core_share.py's tests set their own interval)."""
+    monkeypatch.setattr("ganforge.runtime.core_share.POLL_SECONDS", float("inf"))
+
+
 @pytest.fixture
 def tiny_overrides():
     """Overrides that make any preset train in a second or two on `fake` data."""

@@ -162,7 +162,7 @@ class Config:
     channels_last: bool = False  # NHWC memory layout for 4-D weights and image batches
     compile: bool = False  # torch.compile G and D for the training steps (eager, with a warning, where unavailable)
     fused_optimizers: bool = True  # torch's fused Adam/AdamW/SGD kernels where the device has them
-    threads: Annotated[int, NonNegative] = 0  # torch CPU threads; 0 = torch's default
+    threads: Annotated[int, NonNegative] = 0  # torch CPU threads; 0 = torch's default, fewer while other programs keep the cores busy
     sync_batchnorm: bool = False  # many processes: BatchNorm over the global batch (SyncBatchNorm; CUDA only)
 
     # Logging, sample grids, checkpoints and what watches the run

@@ -159,6 +159,46 @@ def test_sampling_changes_no_training_state(tiny_overrides):
     assert torch.equal(rng, torch.get_rng_state())
 
 
+def test_samples_come_from_G_until_ema_start_then_from_an_average_begun_there(tiny_overrides):
+    """ema_start (BigGAN's late start, the default demo's): before it the grids and the collapse check
+    see the training G itself, not an average dragged towards its untrained weights; the average then
+    starts as a copy of G at that step."""
+    cfg = tiny("dcgan", tiny_overrides, ema_half_life=2.0, ema_start=2, model={"g": {"width": 8}, "d": {"width": 8}})
+    t = build_trainer(cfg, progress=False)
+    t.train_step()
+    t.train_step()
+    assert t.sampling_generator() is t.G and int(t.G_ema.n_averaged) == 0
+    t.train_step()  # step 2: the first average is G after this step's update
+    assert t.sampling_generator() is t.G_ema.module
+    assert_close(t.G_ema.module.state_dict(), t.G.state_dict(), rtol=0, atol=0)
+
+
+def test_a_cpu_run_gives_way_to_other_programs_records_its_threads_and_restores_them(tmp_path, tiny_overrides, monkeypatch):
+    """threads 0 on a CPU: a CoreShare polled after every step (runtime/core_share.py has its rules); here
+    other programs hold one of two cores throughout, so the run drops to one thread after two verdicts,
+    each tick records the count, and the count at the start comes back when training ends."""
+    import importlib
+    import itertools
+
+    from ganforge.runtime.core_share import CoreShare
+
+    set_to = []
+    clock, busy = itertools.count(), itertools.count()  # a second per poll, one other core busy all along
+    loop = importlib.import_module("ganforge.train.loop")  # (ganforge.train is also the train function's name)
+    monkeypatch.setattr(loop, "CoreShare", lambda max_threads: CoreShare(
+        2, cores=2, clock=lambda: float(next(clock)), busy=lambda: float(next(busy)), own=lambda: 0.0,
+        set_threads=set_to.append, interval=0.0))  # fmt: skip
+    train(tiny("dcgan", tiny_overrides, model={"g": {"width": 8}, "d": {"width": 8}}), out=str(tmp_path / "run"), progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["threads"]) for r in records] == [(2, 2), (4, 1)]
+    assert set_to == [1, 2]
+    before = torch.get_num_threads()
+    try:  # a count the user sets is theirs: nothing watches it
+        assert build_trainer(tiny("dcgan", tiny_overrides, threads=1), progress=False).core_share is None
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_gan_phases_decay_lr_to_zero_and_log_it(tmp_path, tiny_overrides):
     cfg = tiny("dcgan", tiny_overrides, steps=4, log_every=1, model={"g": {"width": 8}, "d": {"width": 8}},
                opt_g={"lr": 2e-4, "schedule": {"kind": "cyclegan", "steps": 4, "decay_fraction": 0.5}},

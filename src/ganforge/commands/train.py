@@ -42,7 +42,7 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its latest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="check everything a run would (config, data, networks), print the resolved "
                    "config and what the run would cost on this machine (a few timed steps), and exit")
-    p.add_argument("--threads", type=int, help="torch CPU threads (config threads; 0: torch's default)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (config threads; 0: torch's default, fewer while other programs keep the cores busy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None, help="TensorBoard events in RUN/tensorboard (default: on when the tensorboard package is installed)")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16", "auto"),

@@ -36,6 +36,7 @@ from ..losses import get_loss
 from ..optim.course import build_course
 from ..runtime import distributed
 from ..runtime.checkpoint import load_into, rng_state, save_checkpoint, set_rng_state
+from ..runtime.core_share import CoreShare
 from .algorithm import Algorithm, Update, once
 from .compile import compile_module
 from .d_pipeline import check_switches
@@ -54,6 +55,10 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         # One process: (rank 0 of 1, cfg.device). Under torchrun: this rank's place and device.
         self.world, self.device = distributed.setup(cfg.device)
+        # threads 0 on a CPU: torch's threads give way to other programs that keep cores busy
+        # (runtime/core_share.py); not under torchrun, whose ranks share the cores out themselves.
+        watch_cores = not cfg.threads and self.device.type == "cpu" and not self.world.enabled
+        self.core_share = CoreShare(torch.get_num_threads()) if watch_cores else None
         # Files, progress and monitors are rank 0's (but monitors that share work over the ranks): the
         # other ranks only train.
         self.cfg, self.progress = cfg, progress and self.world.is_main
@@ -215,6 +220,9 @@ class Trainer:
         except Exception as error:  # not Ctrl-C / SIGTERM (Interrupted): that stop saved a checkpoint, and failed nothing
             self._tell_stop("on_error", error)
             raise
+        finally:
+            if self.core_share is not None:
+                self.core_share.restore()
 
     def _tell_stop(self, hook: str, *args) -> None:
         """Every monitor's `hook` (on_error, on_interrupt) where it has one: a monitor written without
@@ -250,6 +258,10 @@ class Trainer:
             while self.step < c.steps:
                 self.train_step()
                 bar.update(1)
+                if self.core_share is not None and self.core_share.poll() is not None and self.progress:
+                    share = self.core_share
+                    tqdm.write(f"other programs are using {share.others:.1f} of {share.cores} cores: training on {share.threads} "
+                               f"torch thread(s) of {share.max_threads} (set threads=N to fix the count)")  # fmt: skip
                 if eta is not None:
                     eta.after_step(self.step)
                 if self.step % c.log_every == 0 or self.step == c.steps:
@@ -283,6 +295,8 @@ class Trainer:
         values.update(extra or {})
         lrs = {f"LR/{net}": course.optimizer.param_groups[0]["lr"] for net, course in self.courses.items()}
         record = {"step": self.step, "d_steps": self.d_steps, "it/s": round(rate, 3), **values, **lrs}
+        if self.core_share is not None:
+            record["threads"] = self.core_share.threads
         try:  # monitors add entries (health, diagnoses, Eval/...) or stop training (the divergence guard)
             for monitor in self.monitors:
                 monitor.on_tick(self, record)

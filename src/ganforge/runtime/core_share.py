@@ -1,0 +1,92 @@
+"""Torch's CPU threads, giving way to other programs that keep the cores busy.
+
+torch runs one thread per core. When other programs also want those cores, its OpenMP threads wait
+for each other at the end of every operation, and a thread the OS has set aside stalls the rest: the
+default demo on 2 cores beside two busy processes ran at 2.4 steps/s on two threads and at 10 on one
+(on a quiet machine two threads are 1.4x one; docs/speed.md). `CoreShare` measures how many cores
+other programs use (Linux /proc/stat: all busy CPU time, less this process's own) and sets torch's
+threads to the cores they leave free: never more than at the start, never fewer than one, and back
+up when they finish. A change needs the same verdict twice in a row, POLL_SECONDS apart, so that a
+short burst elsewhere moves nothing.
+
+Threads change results by float rounding, so a run trained under a changing load is not bit for bit
+the run trained alone; `threads: N` fixes the count (and turns this off).
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+import torch
+
+POLL_SECONDS = 2.0
+
+
+def busy_cpu_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (user, nice, system, irq, softirq; not a
+    hypervisor's steal), from /proc/stat; None where there is no such file (not Linux)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 8 or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds this process (all its threads) has used."""
+    t = os.times()
+    return t.user + t.system
+
+
+class CoreShare:
+    """`poll()` after every step: at most every `interval` seconds (POLL_SECONDS) it measures the cores other programs
+    used since the last poll and, when two polls in a row agree on another thread count, sets it."""
+
+    def __init__(self, max_threads: int, cores: int | None = None, clock: Callable[[], float] = time.monotonic,
+                 busy: Callable[[], float | None] = busy_cpu_seconds, own: Callable[[], float] = own_cpu_seconds,
+                 set_threads: Callable[[int], None] = torch.set_num_threads, interval: float | None = None):  # fmt: skip
+        self.max_threads, self.threads = max_threads, max_threads
+        self.interval = POLL_SECONDS if interval is None else interval
+        self.cores = cores or os.cpu_count() or 1  # what /proc/stat's totals add up over
+        self.clock, self.busy, self.own, self.set_threads = clock, busy, own, set_threads
+        self.others = 0.0  # cores other programs used over the last interval
+        self._last: tuple[float, float, float] | None = None  # (time, all busy seconds, own seconds)
+        self._pending: int | None = None  # a new count the last poll asked for
+        self.enabled = True
+
+    def poll(self) -> int | None:
+        """The new thread count when it changed now, else None."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        if self._last is not None and now - self._last[0] < self.interval:
+            return None
+        busy = self.busy()
+        if busy is None:  # nothing to measure on this OS: keep torch's threads
+            self.enabled = False
+            return None
+        last, self._last = self._last, (now, busy, self.own())
+        if last is None:
+            return None
+        self.others = max(0.0, (busy - last[1]) - (self._last[2] - last[2])) / (now - last[0])
+        target = min(self.max_threads, max(1, round(self.cores - self.others)))
+        if target == self.threads:
+            self._pending = None
+            return None
+        if self._pending != target:  # the same verdict twice before acting on it
+            self._pending = target
+            return None
+        self._pending, self.threads = None, target
+        self.set_threads(target)
+        return target
+
+    def restore(self) -> None:
+        """Back to the count at the start (training ended: the process may go on to other work)."""
+        if self.threads != self.max_threads:
+            self.threads = self.max_threads
+            self.set_threads(self.max_threads)
