@@ -2,7 +2,7 @@ import sys
 
 import pytest
 
-from ganforge.runtime.core_share import CoreShare, busy_cpu_seconds
+from ganforge.runtime.core_share import CoreShare, busy_cpu_seconds, usable_cpus
 
 
 class Machine:
@@ -87,7 +87,10 @@ def test_no_accounts_no_changes_and_restore_puts_the_count_back():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/stat is Linux's")
-def test_busy_cpu_seconds_reads_this_machines_accounts():
-    first = busy_cpu_seconds()
-    sum(i * i for i in range(2_000_000))  # some CPU time of our own
+def test_busy_cpu_seconds_reads_this_machines_accounts_for_all_cpus_or_ours():
+    ours = usable_cpus()
+    first, first_ours = busy_cpu_seconds(), busy_cpu_seconds(ours)
+    sum(i * i for i in range(2_000_000))  # some CPU time of our own, on our CPUs
     assert first is not None and busy_cpu_seconds() > first
+    assert first_ours is not None and busy_cpu_seconds(ours) > first_ours
+    assert busy_cpu_seconds({10**6}) is None  # a CPU /proc/stat does not list

@@ -4,7 +4,7 @@ torch runs one thread per core. When other programs also want those cores, its O
 for each other at the end of every operation, and a thread the OS has set aside stalls the rest: the
 default demo on 2 cores beside two busy processes ran at 2.4 steps/s on two threads and at 10 on one
 (on a quiet machine two threads are 1.4x one; docs/speed.md). `CoreShare` measures how many cores
-other programs use (Linux /proc/stat: all busy CPU time, less this process's own) and sets torch's
+other programs use on its CPUs (Linux /proc/stat: all busy CPU time, less this process's own) and sets torch's
 threads to the cores they leave free: never more than at the start, never fewer than one, and back
 up when they finish. A change needs the same verdict twice in a row, POLL_SECONDS apart, so that a
 short burst elsewhere moves nothing.
@@ -23,18 +23,34 @@ import torch
 POLL_SECONDS = 2.0
 
 
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds all processes have spent busy since boot (user, nice, system, irq, softirq; not a
-    hypervisor's steal), from /proc/stat; None where there is no such file (not Linux)."""
+def usable_cpus() -> set[int]:
+    """The CPUs this process may run on (a container's or taskset's share), else all of them."""
+    try:
+        return os.sched_getaffinity(0)
+    except AttributeError:  # not Linux
+        return set(range(os.cpu_count() or 1))
+
+
+def busy_cpu_seconds(cpus: set[int] | None = None) -> float | None:
+    """CPU seconds all processes have spent busy since boot on `cpus` (all CPUs when None): user, nice,
+    system, irq and softirq time, not a hypervisor's steal. From /proc/stat; None where there is no such
+    file (not Linux) or it lists none of `cpus`."""
     try:
         with open("/proc/stat") as f:
-            fields = f.readline().split()
+            lines = f.read().splitlines()
     except OSError:
         return None
-    if len(fields) < 8 or fields[0] != "cpu":
-        return None
-    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
-    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+    ticks, found = 0, False
+    for line in lines:
+        fields = line.split()
+        if not fields or not fields[0].startswith("cpu") or len(fields) < 8:
+            continue
+        suffix = fields[0][3:]  # "" for the all-CPU line, "N" for cpuN
+        if (cpus is None) != (suffix == "") or (cpus is not None and int(suffix) not in cpus):
+            continue
+        user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+        ticks, found = ticks + user + nice + system + irq + softirq, True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def own_cpu_seconds() -> float:
@@ -48,11 +64,16 @@ class CoreShare:
     used since the last poll and, when two polls in a row agree on another thread count, sets it."""
 
     def __init__(self, max_threads: int, cores: int | None = None, clock: Callable[[], float] = time.monotonic,
-                 busy: Callable[[], float | None] = busy_cpu_seconds, own: Callable[[], float] = own_cpu_seconds,
+                 busy: Callable[[], float | None] | None = None, own: Callable[[], float] = own_cpu_seconds,
                  set_threads: Callable[[int], None] = torch.set_num_threads, interval: float | None = None):  # fmt: skip
+        """`busy` and `cores` default to the CPUs this process may use, so a container's share is judged
+        by its own CPUs' load, not by the whole host's."""
         self.max_threads, self.threads = max_threads, max_threads
         self.interval = POLL_SECONDS if interval is None else interval
-        self.cores = cores or os.cpu_count() or 1  # what /proc/stat's totals add up over
+        if busy is None:
+            cpus = usable_cpus()
+            busy, cores = (lambda: busy_cpu_seconds(cpus)), cores or len(cpus)
+        self.cores = cores or os.cpu_count() or 1
         self.clock, self.busy, self.own, self.set_threads = clock, busy, own, set_threads
         self.others = 0.0  # cores other programs used over the last interval
         self._last: tuple[float, float, float] | None = None  # (time, all busy seconds, own seconds)
