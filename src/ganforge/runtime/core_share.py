@@ -3,11 +3,11 @@
 torch runs one thread per core. When other programs also want those cores, its OpenMP threads wait
 for each other at the end of every operation, and a thread the OS has set aside stalls the rest: the
 default demo on 2 cores beside two busy processes ran at 2.4 steps/s on two threads and at 10 on one
-(on a quiet machine two threads are 1.4x one; docs/speed.md). `CoreShare` measures how many cores
-other programs use on its CPUs (Linux /proc/stat: all busy CPU time, less this process's own) and sets torch's
-threads to the cores they leave free: never more than at the start, never fewer than one, and back
-up when they finish. A change needs the same verdict twice in a row, POLL_SECONDS apart, so that a
-short burst elsewhere moves nothing.
+(on a quiet machine two threads are 1.4x one; docs/speed.md). `CoreShare` measures how many of this
+process's CPUs other programs use (Linux /proc/stat: all busy CPU time, less this process's own) and
+sets torch's threads to the cores they leave free: never more than at the start, never fewer than
+one, and back up when they finish. A change needs the same verdict twice in a row, POLL_SECONDS
+apart, so that a short burst elsewhere moves nothing.
 
 Threads change results by float rounding, so a run trained under a changing load is not bit for bit
 the run trained alone; `threads: N` fixes the count (and turns this off).
@@ -60,8 +60,9 @@ def own_cpu_seconds() -> float:
 
 
 class CoreShare:
-    """`poll()` after every step: at most every `interval` seconds (POLL_SECONDS) it measures the cores other programs
-    used since the last poll and, when two polls in a row agree on another thread count, sets it."""
+    """`poll()` after every step: at most every `interval` seconds (POLL_SECONDS) it measures the cores
+    other programs used since the last poll and, when two polls in a row agree on another thread count,
+    sets it."""
 
     def __init__(self, max_threads: int, cores: int | None = None, clock: Callable[[], float] = time.monotonic,
                  busy: Callable[[], float | None] | None = None, own: Callable[[], float] = own_cpu_seconds,
