@@ -148,3 +148,23 @@ def test_compile_with_a_gradient_penalty_keeps_d_eager(tiny_overrides):
         t = build_trainer(resolve_config("wgan-gp", [dict(tiny_overrides, compile=True)]), progress=False)
     a = t.algorithm
     assert hasattr(a.G_train, "_orig_mod") and a.D_train is t.D and a.D_frozen is t.D
+
+
+def test_a_resumed_auto_run_keeps_the_precision_it_trained_in(tmp_path, tiny_overrides, monkeypatch):
+    """precision auto is resolved once, at the run's start, and saved with each checkpoint: resumed on a
+    CPU without bfloat16, a bf16 run continues in bf16 and says so, instead of switching silently."""
+    from ganforge.runs import resume, train
+    from ganforge.runtime.checkpoint import load_checkpoint
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    base = dict(tiny_overrides, steps=2, device="cpu", precision="auto", model={"g": {"width": 8}, "d": {"width": 8}})
+    train(resolve_config("dcgan", [base]), out=str(tmp_path / "run"), progress=False)
+    assert load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-latest.pt"))["precision"] == "bf16"
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)  # another machine
+    with pytest.warns(UserWarning, match="trained in bf16 and continues in bf16 \\(emulated here, so slower\\).*auto would pick fp32"):
+        resume(str(tmp_path / "run"), [{"steps": 4}], progress=False)
+    assert load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-latest.pt"))["precision"] == "bf16"
+    # a fresh auto run on this machine trains in fp32, with no warning
+    t = build_trainer(resolve_config("dcgan", [base]), progress=False)
+    assert t.precision.name == "fp32"

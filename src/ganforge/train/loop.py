@@ -42,7 +42,7 @@ from .compile import compile_module
 from .d_pipeline import check_switches
 from .ema import make_ema
 from .monitor import Monitor
-from .precision import Precision
+from .precision import Precision, resolve_precision
 from .stats import JsonlWriter, StatsWindow, finite
 
 
@@ -67,7 +67,8 @@ class Trainer:
         self.local_batch_size = self.part.stop - self.part.start
         seed_everything(cfg.seed)  # the same seed on every rank: the same global draws
 
-        self.precision = Precision(cfg.precision, self.device)  # first: a refused precision builds nothing
+        # first: a refused precision builds nothing
+        self.precision = Precision(self._precision_to_train_in(cfg, resume_state), self.device)
         self.params = algorithm.parse_params(cfg)  # a bad `algo:` key builds nothing
         check_switches(cfg, algorithm.name, algorithm.supports, get_loss(cfg.loss))  # nor does a dropped switch
         algorithm.check_config(cfg)  # nor a key the algorithm never reads
@@ -152,6 +153,19 @@ class Trainer:
         if self.cfg.compile and not self.world.enabled and not twice_differentiated:
             return self.view(name)
         return self.view(name, ddp=False, compile=False if twice_differentiated else None)
+
+    def _precision_to_train_in(self, cfg: Config, resume_state: dict | None) -> str:
+        """cfg.precision; but `auto`, resumed, keeps what the checkpoint trained in (a resumed run keeps its
+        precision, as any hyperparameter) even on a machine where auto would now pick the other."""
+        trained_in = (resume_state or {}).get("precision")  # absent in checkpoints older than this rule
+        if cfg.precision != "auto" or trained_in is None:
+            return cfg.precision
+        here = resolve_precision("auto", self.device)
+        if here != trained_in:
+            slow = " (emulated here, so slower)" if trained_in == "bf16" else ""
+            warnings.warn(f"precision auto: this run trained in {trained_in} and continues in {trained_in}{slow}; on this "
+                          f"{self.device.type} auto would pick {here}, which a resumed run cannot switch to", stacklevel=3)  # fmt: skip
+        return trained_in
 
     # ---------------------------------------------------------------- one step
     def _backward_for(self, course: str):
@@ -367,6 +381,7 @@ class Trainer:
             "opt_D": self.courses["D"].state_dict(),
             "batches": self.batches.state_dict(),
             "rng": rng_state(),
+            "precision": self.precision.name,  # what `auto` chose: a resume keeps it
             **self.precision.state_dict(),  # scaler_G, scaler_D under fp16
         }
 
