@@ -80,6 +80,28 @@ def test_bad_input_exits_2_with_a_clear_message(argv, message, capsys, tmp_path,
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "a failed start left a run folder"
 
 
+def test_under_torchrun_a_config_refusal_is_rank_0s_to_print(capsys, tmp_path, monkeypatch):
+    """Every rank refuses the same config: one line from rank 0, none from the others; an error that
+    may be a rank's own still reaches the user, with its rank."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    assert main(["train", "steps=many"]) == 2
+    assert capsys.readouterr().err == ""
+    from ganforge.commands import runs
+    from ganforge.errors import DataError
+
+    def unreadable(args):
+        raise DataError("/data/shard-1: unreadable")
+
+    monkeypatch.setattr(runs, "run", unreadable)  # a command failing on this rank alone
+    assert main(["runs"]) == 2
+    assert capsys.readouterr().err == "ganforge: error: (rank 1) /data/shard-1: unreadable\n"
+    monkeypatch.setenv("RANK", "0")
+    assert main(["train", "steps=many"]) == 2
+    assert capsys.readouterr().err.startswith("ganforge: error: config key 'steps' wants an integer")
+
+
 def test_listings(capsys):
     for verb, expected in [("presets", "wgan-gp"), ("datasets", "mnist5k"), ("models", "dcgan"), ("losses", "hinge")]:
         assert main([verb]) == 0

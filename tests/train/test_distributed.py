@@ -127,6 +127,21 @@ def test_clear_errors(capsys):
     assert main(["train", "--nproc", "0", *TINY]) == 2
 
 
+
+def test_a_refusal_inside_the_ranks_is_one_line_and_exit_code_2(tmp_path):
+    """A config every rank refuses (label smoothing on the hinge loss, checked as the trainer is built):
+    rank 0's one line, no second copy from rank 1, no torchrun traceback, and ganforge's exit code 2."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    words = [*TINY, "--steps", "1", "--out", str(tmp_path / "run"), "loss=hinge", "label_smoothing=0.1"]
+    out = subprocess.run([sys.executable, "-m", "ganforge", "train", "--nproc", "2", *words],
+                         capture_output=True, text=True, timeout=240, env=env)  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "ganforge: error: label_smoothing moves D's label for real data, and loss 'hinge' has none; "
+        "use it with nonsaturating, minimax or least-squares, or remove it"
+    ]
+    assert not (tmp_path / "run").exists()
+
 RANK_SPLIT = """
 import json, sys
 import torch

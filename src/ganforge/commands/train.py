@@ -171,5 +171,6 @@ def launch(argv: list[str], nproc: int, device: str, batch_size: int) -> int:
     env = dict(os.environ)
     if not cuda:  # share the cores: torchrun would otherwise give every process 1 thread
         env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "ganforge", *words]
+    # torchrun, with a refusal ending as one `ganforge: error:` line and exit code 2 (runtime/torchrun.py)
+    command = [sys.executable, "-m", "ganforge.runtime.torchrun", "--standalone", f"--nproc_per_node={nproc}", "-m", "ganforge", *words]
     return subprocess.call(command, env=env)
