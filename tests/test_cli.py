@@ -81,22 +81,28 @@ def test_bad_input_exits_2_with_a_clear_message(argv, message, capsys, tmp_path,
 
 
 def test_under_torchrun_a_config_refusal_is_rank_0s_to_print(capsys, tmp_path, monkeypatch):
-    """Every rank refuses the same config: one line from rank 0, none from the others; an error that
-    may be a rank's own still reaches the user, with its rank."""
+    """Every rank refuses the same config or data: one line from rank 0, none from the others; an error
+    that may be a rank's own still reaches the user, with its rank."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
     assert main(["train", "steps=many"]) == 2
     assert capsys.readouterr().err == ""
     from ganforge.commands import runs
-    from ganforge.errors import DataError
+    from ganforge.errors import DataError, GanforgeError
 
-    def unreadable(args):
-        raise DataError("/data/shard-1: unreadable")
+    def fails(error):
+        def run(args):
+            raise error
 
-    monkeypatch.setattr(runs, "run", unreadable)  # a command failing on this rank alone
+        return run
+
+    monkeypatch.setattr(runs, "run", fails(DataError("/data: no images")))  # the same data on every rank
     assert main(["runs"]) == 2
-    assert capsys.readouterr().err == "ganforge: error: (rank 1) /data/shard-1: unreadable\n"
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(runs, "run", fails(GanforgeError("training diverged at step 7")))
+    assert main(["runs"]) == 2
+    assert capsys.readouterr().err == "ganforge: error: (rank 1) training diverged at step 7\n"
     monkeypatch.setenv("RANK", "0")
     assert main(["train", "steps=many"]) == 2
     assert capsys.readouterr().err.startswith("ganforge: error: config key 'steps' wants an integer")

@@ -56,13 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except GanforgeError as e:
-        from .errors import ConfigError
+        from .errors import ConfigError, DataError
         from .runtime.distributed import env_world
 
         rank = env_world().rank
         if rank == 0:
             print(f"ganforge: error: {e}", file=sys.stderr)
-        elif not isinstance(e, ConfigError):  # a config refusal is the same on every rank: rank 0 said it
+        elif not isinstance(e, (ConfigError, DataError)):  # every rank reads the same config and data: rank 0 said it
             print(f"ganforge: error: (rank {rank}) {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a full or read-only disk, a folder one may not write: the file and what to do
