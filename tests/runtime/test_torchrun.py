@@ -6,7 +6,8 @@ from ganforge.runtime import torchrun
 
 def failing_with(*codes):
     def run(args):
-        failures = {rank: ProcessFailure(local_rank=rank, pid=1000 + rank, exitcode=code, error_file="") for rank, code in enumerate(codes)}
+        failures = {rank: ProcessFailure(local_rank=rank, pid=1000 + rank, exitcode=code, error_file="")
+                    for rank, code in enumerate(codes)}  # fmt: skip
         raise ChildFailedError("ganforge", failures)
 
     return run
