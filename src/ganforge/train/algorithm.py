@@ -169,8 +169,8 @@ class Algorithm:
                     for chunk, c in zip(x.split(batch_size), classes.split(batch_size) if classes is not None else [None] * len(x))
                 ])  # fmt: skip
 
-        data = limit_dataset(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root,
-                                         skip_bad_images=cfg.skip_bad_images), cfg.data_limit)
+        data = get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root,
+                           skip_bad_images=cfg.skip_bad_images, data_limit=cfg.data_limit)
         real_x, real_c = random_items(data, cls.CALIBRATION_N, seed=0)
         real_c = real_c.long() if labels is not None else None
         fake_c = cls.latent_labels(cfg, run.num_classes, len(real_x))
