@@ -164,6 +164,31 @@ def test_trainer_learns_a_separable_problem(tmp_path):
     assert facts["input"] == {"channels": 1, "resolution": 8, "num_classes": 10} and not model.training
 
 
+def test_a_cpu_run_gives_way_to_other_programs_says_so_records_its_threads_and_restores_them(tmp_path, monkeypatch, capsys):
+    """threads 0 on a CPU, as in a GAN training (runtime/core_share.py has the rules): other programs hold
+    one of two cores throughout, so the run drops to one thread after two verdicts, prints one line, records
+    the count in every epoch's stats, and sets the count at the start again when training ends."""
+    import itertools
+
+    from ganforge.classify import trainer as trainer_module
+    from ganforge.runtime.core_share import CoreShare
+
+    set_to = []
+    clock, busy = itertools.count(), itertools.count()  # a second per poll, one other core busy all along
+    monkeypatch.setattr(trainer_module, "CoreShare", lambda max_threads: CoreShare(
+        2, cores=2, clock=lambda: float(next(clock)), busy=lambda: float(next(busy)), own=lambda: 0.0,
+        set_threads=set_to.append, interval=0.0))  # fmt: skip
+    train(_cfg(), out=str(tmp_path / "run"), progress=True)
+    stats = [json.loads(line) for line in open(tmp_path / "run" / "stats.jsonl")]
+    assert [s["threads"] for s in stats] == [1, 1, 1]
+    assert set_to == [1, 2]
+    out = capsys.readouterr().out
+    assert out.count("other programs are using 1.0 of 2 cores: training on 1 torch thread(s) of 2 "
+                     "(set --threads N to fix the count)") == 1  # fmt: skip
+    # a count the user sets is theirs: nothing watches it
+    assert ClassifierTrainer(_cfg(threads=1), progress=False).core_share is None
+
+
 def test_resume_mid_phase_equals_straight_through(tmp_path):
     # 1cycle over 3 epochs: its warm-up ends 1.35 epochs in, so a stop after epoch 1 is mid-phase.
     cfg = dict(model="mlp", model_args={"hidden": 32}, schedule="1cycle", lr=0.5, epochs=3)

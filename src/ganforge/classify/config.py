@@ -44,7 +44,7 @@ class ClassifyConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     amp: bool = True  # float16 autocast + gradient scaling on CUDA; ignored on a CPU
-    threads: int = 0  # torch CPU threads; 0 = torch's default
+    threads: int = 0  # torch CPU threads; 0 = torch's default, fewer while other programs keep the cores busy
     eval_batch_size: int = 500
     keep_checkpoints: int = 2
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
+from ..runtime.core_share import CoreShare
 from ..runtime.checkpoint import list_checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..runtime.rundir import claim_run_dir, new_run_dir, require_run_dir
 from ..optim.schedule import Phase, PhasedOptimizer, Schedule, build_schedule
@@ -65,6 +66,9 @@ class ClassifierTrainer:
         self.device = resolve_device(cfg.device)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        # threads 0 on a CPU: torch's threads give way to other programs that keep cores busy, as a GAN
+        # training's do (runtime/core_share.py)
+        self.core_share = CoreShare(torch.get_num_threads()) if not cfg.threads and self.device.type == "cpu" else None
         self.amp = bool(cfg.amp and self.device.type == "cuda")
         for key in ("batch_size", "eval_batch_size"):
             if getattr(cfg, key) < 1:
@@ -163,6 +167,13 @@ class ClassifierTrainer:
     def train(self, run_dir: str, max_epochs: int | None = None) -> ClassifyResult:
         """Train from the current step to the end of the schedule (or for at most `max_epochs` epochs of
         this call: an interrupted run, for tests of resuming)."""
+        try:
+            return self._train(run_dir, max_epochs)
+        finally:
+            if self.core_share is not None:
+                self.core_share.restore()
+
+    def _train(self, run_dir: str, max_epochs: int | None) -> ClassifyResult:
         cfg, schedule = self.cfg, self.schedule
         end = schedule.total_steps
         epochs_left = max_epochs if max_epochs is not None else -1
@@ -197,6 +208,8 @@ class ClassifierTrainer:
                 seen += len(y)
                 position += 1
                 self.step += 1
+                if self.core_share is not None and self.core_share.poll() is not None:
+                    self._say(self.core_share.note("--threads N"))
                 if self.step >= end or (position + 1) * bs > len(data) or self._epoch_key(self.step) != key:
                     break
             self.epoch += 1
@@ -211,6 +224,8 @@ class ClassifierTrainer:
                 **last_eval.as_stats("test"),
                 "Timing/epoch_sec": time.perf_counter() - t_epoch,
             }
+            if self.core_share is not None:
+                record["threads"] = self.core_share.threads
             with open(stats_path, "a") as f:
                 f.write(json.dumps(record) + "\n")
             written.append(record)

@@ -28,7 +28,7 @@ def add_training_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no mixed precision on a GPU")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--threads", type=int, help="torch CPU threads (0: torch's default, fewer while other programs keep the cores busy)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set model_args.nf=16 --set label_smoothing=0.1")
 

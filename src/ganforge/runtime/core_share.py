@@ -107,6 +107,11 @@ class CoreShare:
         self.set_threads(target)
         return target
 
+    def note(self, knob: str = "threads=N") -> str:
+        """The line a run prints when the count changes; `knob` is how its user fixes the count."""
+        return (f"other programs are using {self.others:.1f} of {self.cores} cores: training on {self.threads} "
+                f"torch thread(s) of {self.max_threads} (set {knob} to fix the count)")
+
     def restore(self) -> None:
         """Back to the count at the start (training ended: the process may go on to other work)."""
         if self.threads != self.max_threads:

@@ -273,9 +273,7 @@ class Trainer:
                 self.train_step()
                 bar.update(1)
                 if self.core_share is not None and self.core_share.poll() is not None and self.progress:
-                    share = self.core_share
-                    tqdm.write(f"other programs are using {share.others:.1f} of {share.cores} cores: training on {share.threads} "
-                               f"torch thread(s) of {share.max_threads} (set threads=N to fix the count)")  # fmt: skip
+                    tqdm.write(self.core_share.note())
                 if eta is not None:
                     eta.after_step(self.step)
                 if self.step % c.log_every == 0 or self.step == c.steps:
