@@ -210,7 +210,7 @@ def test_in_training_evaluation_of_a_conditional_run_scores_the_classes_eval_ask
     monkeypatch.setenv("GANFORGE_CACHE", digits_cache)  # where training looks for the evaluator
     run = str(tmp_path / "cgan-digits")
     cfg = resolve_config("cgan", [QUICK, {"data": "digits", "steps": 4, "log_every": 2, "eval_every": 2, "eval_n": 64,
-                                          "eval_metrics": ["conditional", "intra-fid"],
+                                          "eval_metrics": ["conditional", "intra-fid"], "best_metric": "conditional/accuracy",
                                           "model": {"z_dim": 8, "g": {"hidden": [32]}, "d": {"hidden": [32]}}}])  # fmt: skip
     train(cfg, out=run, progress=False)
     trained = {(e["step"], e["metric"]): e for e in lines(run)}
@@ -219,6 +219,10 @@ def test_in_training_evaluation_of_a_conditional_run_scores_the_classes_eval_ask
     }
     # 64 samples in rows of 8: classes 0..7, 8 samples each, as `ganforge generate` and `ganforge eval` draw them
     assert trained[(4, "conditional/fid")]["extra"]["n_gen_per_class"] == [8] * 8 + [None, None]
+    accuracy = {step: trained[(step, "conditional/accuracy")]["value"] for step in (2, 4)}
+    best = json.load(open(os.path.join(run, "metrics", "best.json")))  # a conditional card can pick the best checkpoint
+    assert best["metric"] == "conditional/accuracy" and best["value"] == max(accuracy.values())
+    assert best["step"] == max(accuracy, key=accuracy.get)
     # `ganforge eval` with the monitor's seed and n scores the same samples for the same classes: the same values
     assert main(["eval", run, "-n", "64", "--seed", str(EVAL_SEED), "--metrics", "conditional,intra-fid"]) == 0
     scored = {e["metric"]: e["value"] for e in lines(run) if e["source"] == "eval"}

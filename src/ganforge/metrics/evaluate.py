@@ -35,6 +35,7 @@ FEATURE_METRICS = {"fid", "kid", "pr", "dc", "intra-fid"}
 HIGHER_IS_BETTER = {
     "fid": False, "kid": False, "is": True, "precision": True, "recall": True, "coverage": True,
     "modes/covered": True, "modes/kl": False, "modes/high_quality": True, "memorization": False,
+    "conditional/accuracy": True, "conditional/fid": False,
 }  # fmt: skip
 
 
