@@ -199,6 +199,25 @@ def test_a_cpu_run_gives_way_to_other_programs_records_its_threads_and_restores_
         torch.set_num_threads(before)
 
 
+@pytest.mark.parametrize("seconds_per_step, says_at, says", [
+    (1 / 32, 65, "about 29 s more for the 935 steps left"),  # fast steps: timed until 2 s have passed
+    (10.0, 6, "about 2 h 45 min more for the 994 steps left"),  # slow steps: five are enough
+])  # fmt: skip
+def test_the_cost_note_times_at_least_five_steps_and_two_seconds(seconds_per_step, says_at, says, monkeypatch):
+    import importlib
+
+    loop = importlib.import_module("ganforge.train.loop")
+    lines, now = [], [0.0]
+    monkeypatch.setattr(loop.tqdm, "write", lines.append)
+    note = loop.EtaNote(0, 1000, "dcgan", lambda first, stop: stop - first, clock=lambda: now[0])
+    for step in range(1, 1000):
+        now[0] += seconds_per_step
+        note.after_step(step)
+        if lines:
+            break
+    assert step == says_at and lines == [f"{says}, on this machine; `--preset dcgan-demo` is its CPU-sized version"]
+
+
 def test_gan_phases_decay_lr_to_zero_and_log_it(tmp_path, tiny_overrides):
     cfg = tiny("dcgan", tiny_overrides, steps=4, log_every=1, model={"g": {"width": 8}, "d": {"width": 8}},
                opt_g={"lr": 2e-4, "schedule": {"kind": "cyclegan", "steps": 4, "decay_fraction": 0.5}},

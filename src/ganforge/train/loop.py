@@ -432,21 +432,27 @@ class EtaNote:
     """Once the first steps are timed, one line saying what the whole run will cost on this machine
     (the progress bar's remaining time is easy to miss when it reads hours), and for a full preset the
     CPU-sized version of its paper. The timed steps' cost per optimizer update is scaled by the updates
-    the rest of the run makes (`updates_between`), since steps differ in cost."""
+    the rest of the run makes (`updates_between`), since steps differ in cost. The timing spans at least
+    TIMED steps and SECONDS of wall time: five fast steps are too short a sample (the default demo's
+    first five, 0.15 s, foretold anything from 4 to 6 minutes of a run that took 4)."""
 
-    WARMUP, TIMED = 1, 5  # steps not timed (allocation, lazy set-up), steps timed
+    WARMUP, TIMED, SECONDS = 1, 5, 2.0  # steps not timed (allocation, lazy set-up); the least timed
 
-    def __init__(self, step: int, steps: int, preset: str, updates_between: Callable[[int, int], int]):
+    def __init__(self, step: int, steps: int, preset: str, updates_between: Callable[[int, int], int],
+                 clock: Callable[[], float] = time.perf_counter):  # fmt: skip
         self.first, self.steps, self.preset, self.t0 = step + self.WARMUP, steps, preset, None
-        self.updates_between = updates_between
+        self.updates_between, self.clock = updates_between, clock
 
     def after_step(self, step: int) -> None:
         if step == self.first:
-            self.t0 = time.perf_counter()
-        elif self.t0 is not None and step == self.first + self.TIMED:
+            self.t0 = self.clock()
+        elif self.t0 is not None and step >= self.first + self.TIMED:
+            elapsed = self.clock() - self.t0
+            if elapsed < self.SECONDS:
+                return
             from ..presets import demo_of
 
-            per_update = (time.perf_counter() - self.t0) / self.updates_between(self.first, step)
+            per_update = elapsed / self.updates_between(self.first, step)
             demo = demo_of(self.preset)
             hint = f"; `--preset {demo}` is its CPU-sized version" if demo else ""
             tqdm.write(f"about {format_duration(per_update * self.updates_between(step, self.steps))} more for the "
