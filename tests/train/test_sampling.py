@@ -9,7 +9,7 @@ from ganforge.errors import ConfigError
 from ganforge.nets import build_models
 from ganforge.presets import resolve_config
 from ganforge.runs import generate, load_run, train
-from ganforge.train.sampling import TRUNCATION_MODELS, truncating
+from ganforge.train.sampling import TRUNCATION_MODELS, latent_labels, truncating
 
 TINY_BIGGAN = {"data": "fake", "image_size": 16, "channels": 1, "batch_size": 4, "steps": 2, "n_critic": 1, "n_samples": 4,
                "log_every": 1, "sample_every": 100, "ckpt_every": 100, "tensorboard": False, "ema_start": 0,
@@ -23,6 +23,15 @@ def biggan_run(tmp_path_factory):
     return load_run(str(out))
 
 
+def test_a_conditional_g_is_asked_for_every_class_equally_and_a_grid_row_by_row():
+    assert latent_labels(True, 10, 100).view(10, 10).tolist() == [[r] * 10 for r in range(10)]  # row r: class r
+    labels = latent_labels(True, 10, 2000)  # 44-wide rows: four whole cycles of 10 rows, then the classes in turn
+    assert labels[:1760].view(40, 44).tolist() == [[r % 10] * 44 for r in range(40)]
+    assert torch.bincount(labels).tolist() == [200] * 10
+    assert torch.bincount(latent_labels(True, 10, 64)).tolist() == [7] * 4 + [6] * 6  # fewer than a cycle: in turn
+    assert latent_labels(False, 10, 64) is None and latent_labels(True, 10, 5, class_=3).tolist() == [3] * 5
+
+
 def test_psi_1_leaves_biggan_samples_as_they_are(biggan_run):
     plain = generate(biggan_run, 12, seed=3)
     assert torch.equal(generate(biggan_run, 12, seed=3, truncation=1.0), plain)
@@ -30,7 +39,7 @@ def test_psi_1_leaves_biggan_samples_as_they_are(biggan_run):
 
 
 def test_psi_0_gives_one_image_per_class_whatever_the_seed(biggan_run):
-    n = 16  # a 4-wide grid: classes 0, 1, 2, 3 by row
+    n = 16  # fewer than a whole cycle of rows: the classes in turn
     labels = biggan_run.algorithm.latent_labels(biggan_run.config, biggan_run.num_classes, n)
     a, b = generate(biggan_run, n, seed=0, truncation=0.0), generate(biggan_run, n, seed=1, truncation=0.0)
     assert_close(a, b, rtol=0, atol=0)

@@ -6,7 +6,8 @@ sample through these functions, so a sample means the same thing everywhere:
   - `rank_slice(draw, n, world)`: this rank's n rows of one global draw of n x world_size rows. Every
     rank draws the whole (keeping the RNGs in step) and keeps its part, so the ranks' parts together
     are exactly what one process would draw;
-  - `latent_labels(...)`: the classes asked of a class-conditional G (grids: class r mod K in row r);
+  - `latent_labels(...)`: the classes asked of a class-conditional G (grids: class r mod K in row r;
+    every class as often as the others, to one);
   - `sample_in_chunks(G, z, labels, ...)`: G's images for CPU codes, a batch at a time, on the CPU;
   - `evaluating(net)`: eval mode (BatchNorm running statistics, no dropout) for the duration;
   - `truncating(G, psi)`: the truncation trick for the duration, for a G that has it (StyleGAN2's
@@ -33,14 +34,18 @@ def rank_slice(draw: Callable[[int], torch.Tensor], n: int, world) -> torch.Tens
 def latent_labels(conditional: bool, num_classes: int, n: int, class_: int | None = None) -> torch.Tensor | None:
     """The classes of n samples of a class-conditional G (None when G is not conditional): all
     `class_`, or row by row as the sample grids lay them out (row r of a sqrt(n)-wide grid: class
-    r mod K), so a grid shows the classes in order and a long draw is near-balanced."""
+    r mod K) for as many whole cycles of K rows as n holds, so a grid shows the classes in order, and
+    the classes in turn after the last whole cycle. So every class is asked for n // K or n // K + 1
+    times: a scored draw is as balanced as training's labels (rows alone gave 2,000 samples 220 of
+    each of five classes and 176 of four, a class KL of 0.005 from the layout alone)."""
     if not conditional:
         if class_ is not None:
             raise ConfigError("a class was asked for, but this run's generator is not class-conditional (model.conditional_g)")
         return None
     if class_ is None:
         per_row = max(1, int(n**0.5))
-        return (torch.arange(n) // per_row) % num_classes
+        whole = n // (per_row * num_classes) * per_row * num_classes
+        return torch.cat([(torch.arange(whole) // per_row) % num_classes, torch.arange(n - whole) % num_classes])
     if not 0 <= class_ < num_classes:
         raise ConfigError(f"class {class_} is out of range: this run's classes are 0..{num_classes - 1}")
     return torch.full((n,), class_, dtype=torch.long)
