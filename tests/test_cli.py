@@ -106,6 +106,11 @@ def test_under_torchrun_a_config_refusal_is_rank_0s_to_print(capsys, tmp_path, m
     monkeypatch.setenv("RANK", "0")
     assert main(["train", "steps=many"]) == 2
     assert capsys.readouterr().err.startswith("ganforge: error: config key 'steps' wants an integer")
+    # under `train --nproc`'s launcher (runtime/torchrun.py) a rank leaves every refusal to the launcher
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("GANFORGE_REFUSALS", str(tmp_path))
+    assert main(["runs"]) == 2
+    assert capsys.readouterr().err == "" and (tmp_path / "rank-00001.txt").read_text() == "training diverged at step 7"
 
 
 def test_listings(capsys):

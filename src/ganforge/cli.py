@@ -58,8 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         from .errors import ConfigError, DataError
         from .runtime.distributed import env_world
+        from .runtime.torchrun import leave_refusal
 
         rank = env_world().rank
+        if leave_refusal(str(e)):  # a rank of `train --nproc`: its launcher says it once, when every rank has ended
+            return 2
         if rank == 0:
             print(f"ganforge: error: {e}", file=sys.stderr)
         elif not isinstance(e, (ConfigError, DataError)):  # every rank reads the same config and data: rank 0 said it

@@ -130,7 +130,8 @@ def test_clear_errors(capsys):
 
 def test_a_refusal_inside_the_ranks_is_one_line_and_exit_code_2(tmp_path):
     """A config every rank refuses (label smoothing on the hinge loss, checked as the trainer is built):
-    rank 0's one line, no second copy from rank 1, no torchrun traceback, and ganforge's exit code 2."""
+    one line, printed by the launcher once both ranks have ended (whichever refused first, and however
+    soon torchrun stopped the other), no torchrun traceback, and ganforge's exit code 2."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
     words = [*TINY, "--steps", "1", "--out", str(tmp_path / "run"), "loss=hinge", "label_smoothing=0.1"]
     out = subprocess.run([sys.executable, "-m", "ganforge", "train", "--nproc", "2", *words],
