@@ -31,9 +31,12 @@ def leave_refusal(message: str) -> bool:
     if not folder or not os.path.isdir(folder):
         return False
     path = os.path.join(folder, f"rank-{int(os.environ.get('RANK', '0')):05d}.txt")
-    with open(path + ".part", "w") as f:
-        f.write(message)
-    os.replace(path + ".part", path)  # whole or absent, however soon torchrun stops this rank
+    try:
+        with open(path + ".part", "w") as f:
+            f.write(message)
+        os.replace(path + ".part", path)  # whole or absent, however soon torchrun stops this rank
+    except OSError:  # a full or read-only disk: the rank says it itself
+        return False
     return True
 
 

@@ -36,8 +36,8 @@ def latent_labels(conditional: bool, num_classes: int, n: int, class_: int | Non
     `class_`, or row by row as the sample grids lay them out (row r of a sqrt(n)-wide grid: class
     r mod K) for as many whole cycles of K rows as n holds, so a grid shows the classes in order, and
     the classes in turn after the last whole cycle. So every class is asked for n // K or n // K + 1
-    times: a scored draw is as balanced as training's labels (rows alone gave 2,000 samples 220 of
-    each of five classes and 176 of four, a class KL of 0.005 from the layout alone)."""
+    times: a scored draw is as balanced as training's uniform labels (rows alone asked 2,000 samples
+    for 220 of five classes, 196 of one and 176 of four: a class KL of 0.005 from the layout alone)."""
     if not conditional:
         if class_ is not None:
             raise ConfigError("a class was asked for, but this run's generator is not class-conditional (model.conditional_g)")
