@@ -33,8 +33,10 @@ def test_threads_drop_while_other_programs_hold_a_core_and_come_back_when_they_s
     assert share.poll() is None  # the first poll only starts the accounts
     m.run(2, others=1.0)
     assert share.poll() is None and share.threads == 2  # one verdict: not yet
+    assert not share.settled  # the run's speed may still change
     m.run(2, others=1.0)
     assert share.poll() == 1 and m.set_to == [1] and share.others == pytest.approx(1.0)
+    assert share.settled  # the first chance to change has come: what it trains at now is this load's speed
     m.run(2, others=1.5)  # still busy: stays at 1, never 0
     assert share.poll() is None and share.threads == 1
     m.run(2, others=0.0)
@@ -75,7 +77,8 @@ def test_it_measures_at_most_once_per_interval_and_never_above_the_starting_coun
 
 def test_no_accounts_no_changes_and_restore_puts_the_count_back():
     share = CoreShare(2, cores=2, busy=lambda: None, set_threads=lambda n: pytest.fail("set without accounts"), interval=0.0)
-    assert share.poll() is None and not share.enabled
+    assert share.poll() is None and not share.enabled and share.settled  # nothing to wait for
+    assert CoreShare(2, cores=2, busy=lambda: 0.0, interval=float("inf")).settled  # (the test suite's: never changes)
     m = Machine()
     share = m.share()
     for _ in range(3):

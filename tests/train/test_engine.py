@@ -218,6 +218,24 @@ def test_the_cost_note_times_at_least_five_steps_and_two_seconds(seconds_per_ste
     assert step == says_at and lines == [f"{says}, on this machine; `--preset dcgan-demo` is its CPU-sized version"]
 
 
+def test_the_cost_note_waits_until_the_thread_count_has_settled(monkeypatch):
+    """A run beside busy programs starts on threads that fight them; the CoreShare's first verdict (the
+    note's `ready`) comes a few seconds in, and the speed before it would foretell far too long a run."""
+    import importlib
+
+    loop = importlib.import_module("ganforge.train.loop")
+    lines, now, settled = [], [0.0], [False]
+    monkeypatch.setattr(loop.tqdm, "write", lines.append)
+    note = loop.EtaNote(0, 1000, "", lambda first, stop: stop - first, clock=lambda: now[0], ready=lambda: settled[0])
+    for step in range(1, 1000):
+        now[0] += 1.0 if not settled[0] else 1 / 32  # 32 times slower until the count drops
+        settled[0] = settled[0] or step == 4
+        note.after_step(step)
+        if lines:
+            break
+    assert step == 4 + 64 and lines == ["about 29 s more for the 932 steps left, on this machine"]
+
+
 def test_gan_phases_decay_lr_to_zero_and_log_it(tmp_path, tiny_overrides):
     cfg = tiny("dcgan", tiny_overrides, steps=4, log_every=1, model={"g": {"width": 8}, "d": {"width": 8}},
                opt_g={"lr": 2e-4, "schedule": {"kind": "cyclegan", "steps": 4, "decay_fraction": 0.5}},

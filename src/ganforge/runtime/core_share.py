@@ -14,6 +14,7 @@ the run trained alone; `threads: N` fixes the count (and turns this off).
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from typing import Callable
@@ -79,6 +80,7 @@ class CoreShare:
         self.others = 0.0  # cores other programs used over the last interval
         self._last: tuple[float, float, float] | None = None  # (time, all busy seconds, own seconds)
         self._pending: int | None = None  # a new count the last poll asked for
+        self.readings = 0  # polls that measured
         self.enabled = True
 
     def poll(self) -> int | None:
@@ -92,6 +94,7 @@ class CoreShare:
         if busy is None:  # nothing to measure on this OS: keep torch's threads
             self.enabled = False
             return None
+        self.readings += 1
         last, self._last = self._last, (now, busy, self.own())
         if last is None:
             return None
@@ -106,6 +109,12 @@ class CoreShare:
         self._pending, self.threads = None, target
         self.set_threads(target)
         return target
+
+    @property
+    def settled(self) -> bool:
+        """Whether the count has had its first chance to change (the third reading: two verdicts after the
+        first one), or never will: the speed from here on is the one this machine's load allows."""
+        return not self.enabled or self.readings >= 3 or math.isinf(self.interval)
 
     def note(self, knob: str = "threads=N") -> str:
         """The line a run prints when the count changes; `knob` is how its user fixes the count."""

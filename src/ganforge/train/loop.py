@@ -267,7 +267,8 @@ class Trainer:
         final_samples = None
         for monitor in self.monitors:
             monitor.on_start(self)
-        eta = EtaNote(self.step, c.steps, c.preset, self.updates_between) if self.progress else None
+        settled = (lambda: self.core_share.settled) if self.core_share is not None else (lambda: True)
+        eta = EtaNote(self.step, c.steps, c.preset, self.updates_between, ready=settled) if self.progress else None
         with bar, stop_on_signals() as stop:  # the bar closes however training ends
             while self.step < c.steps:
                 self.train_step()
@@ -434,30 +435,36 @@ class EtaNote:
     CPU-sized version of its paper. The timed steps' cost per optimizer update is scaled by the updates
     the rest of the run makes (`updates_between`), since steps differ in cost. The timing spans at least
     TIMED steps and SECONDS of wall time: five fast steps are too short a sample (the default demo's
-    first five, 0.15 s, foretold anything from 4 to 6 minutes of a run that took 4)."""
+    first five, 0.15 s, foretold anything from 4 to 6 minutes of a run that took 4). It begins once
+    `ready()` says the speed is the one the run will keep: the CoreShare's first verdict, for a run
+    that starts beside busy programs trains on two fighting threads until then (the demo beside `make
+    test`, timed from its start, foretold 58 minutes of a run that took 6)."""
 
     WARMUP, TIMED, SECONDS = 1, 5, 2.0  # steps not timed (allocation, lazy set-up); the least timed
 
     def __init__(self, step: int, steps: int, preset: str, updates_between: Callable[[int, int], int],
-                 clock: Callable[[], float] = time.perf_counter):  # fmt: skip
-        self.first, self.steps, self.preset, self.t0 = step + self.WARMUP, steps, preset, None
-        self.updates_between, self.clock = updates_between, clock
+                 clock: Callable[[], float] = time.perf_counter, ready: Callable[[], bool] = lambda: True):  # fmt: skip
+        self.first, self.steps, self.preset, self.t0, self.said = step + self.WARMUP, steps, preset, None, False
+        self.updates_between, self.clock, self.ready = updates_between, clock, ready
 
     def after_step(self, step: int) -> None:
-        if step == self.first:
-            self.t0 = self.clock()
-        elif self.t0 is not None and step >= self.first + self.TIMED:
-            elapsed = self.clock() - self.t0
-            if elapsed < self.SECONDS:
-                return
-            from ..presets import demo_of
+        if self.said or step < self.first:
+            return
+        if self.t0 is None:
+            if self.ready():
+                self.first, self.t0 = step, self.clock()
+            return
+        elapsed = self.clock() - self.t0
+        if step < self.first + self.TIMED or elapsed < self.SECONDS:
+            return
+        from ..presets import demo_of
 
-            per_update = elapsed / self.updates_between(self.first, step)
-            demo = demo_of(self.preset)
-            hint = f"; `--preset {demo}` is its CPU-sized version" if demo else ""
-            tqdm.write(f"about {format_duration(per_update * self.updates_between(step, self.steps))} more for the "
-                       f"{self.steps - step:,} steps left, on this machine{hint}")  # fmt: skip
-            self.t0 = None
+        per_update = elapsed / self.updates_between(self.first, step)
+        demo = demo_of(self.preset)
+        hint = f"; `--preset {demo}` is its CPU-sized version" if demo else ""
+        tqdm.write(f"about {format_duration(per_update * self.updates_between(step, self.steps))} more for the "
+                   f"{self.steps - step:,} steps left, on this machine{hint}")  # fmt: skip
+        self.said = True
 
 
 class Interrupted(KeyboardInterrupt):
