@@ -436,9 +436,9 @@ class EtaNote:
     the rest of the run makes (`updates_between`), since steps differ in cost. The timing spans at least
     TIMED steps and SECONDS of wall time: five fast steps are too short a sample (the default demo's
     first five, 0.15 s, foretold anything from 4 to 6 minutes of a run that took 4). It begins once
-    `ready()` says the speed is the one the run will keep: the CoreShare's first verdict, for a run
-    that starts beside busy programs trains on two fighting threads until then (the demo beside `make
-    test`, timed from its start, foretold 58 minutes of a run that took 6)."""
+    `ready()` says the speed is the one the run will keep: after the CoreShare's first verdict, since a
+    run started beside busy programs trains on threads that fight them until then (the demo beside
+    `make test`, timed from its start, foretold 58 minutes of a run that took 6)."""
 
     WARMUP, TIMED, SECONDS = 1, 5, 2.0  # steps not timed (allocation, lazy set-up); the least timed
 
