@@ -247,6 +247,15 @@ class LoadedRun:
     algorithm: type
     num_classes: int = 0
 
+    def sampling(self, drs: bool = True) -> str | None:
+        """How its samples are drawn, as metric cards record it: None for G's own samples, else the
+        discriminator rejection sampling its config asks for (drs_percentile). drs=False asks for G's own
+        samples (`--no-drs`), refused for a run whose config has no rejection sampling to turn off."""
+        percentile = self.config.drs_percentile
+        if not drs and not percentile:
+            raise ConfigError(f"--no-drs: {self.run_dir} does not use discriminator rejection sampling (drs_percentile is 0)")
+        return f"discriminator rejection sampling, gamma at percentile {percentile:g}" if drs and percentile else None
+
 
 def load_run(run_dir: str, checkpoint: str = "latest", device: str = "cpu") -> LoadedRun:
     """Load a run's networks from a checkpoint ('latest', a step number, or 'best')."""

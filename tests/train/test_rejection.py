@@ -98,3 +98,34 @@ def test_no_drs_is_refused_for_a_run_without_it(tmp_path, capsys):
     capsys.readouterr()
     assert main(["generate", str(run), "-n", "4", "-o", str(tmp_path / "x.png"), "--no-drs"]) == 2
     assert "does not use discriminator rejection sampling" in capsys.readouterr().err
+
+
+def test_eval_no_drs_scores_g_own_samples_as_a_protocol_of_its_own(tmp_path, capsys):
+    from ganforge.metrics.records import eval_lines, read_metrics
+
+    drs, plain = tmp_path / "drs", tmp_path / "plain"
+    assert main(["train", *TRAIN, "--out", str(drs)]) == 0
+    assert main(["train", *TRAIN, "drs_percentile=0", "--out", str(plain)]) == 0
+    score = ["-n", "20", "--metrics", "memorization", "--evaluator", "none"]
+    assert main(["eval", str(drs), *score]) == 0 and main(["eval", str(plain), *score]) == 0
+    capsys.readouterr()
+    # A rejection-sampled run against one scored on G's own samples is not like for like: refused, saying how.
+    assert main(["compare", str(drs), str(plain), "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert "sampling discriminator rejection sampling, gamma at percentile 80 (drs), G's own samples (plain)" in err
+    assert "--no-drs scores a rejection-sampled run on G's own samples" in err
+
+    assert main(["eval", str(drs), *score, "--no-drs"]) == 0
+    assert "samples:" not in capsys.readouterr().out
+    scored = eval_lines(read_metrics(str(drs)))
+    assert [line["step"] for line in scored] == [3, 3]
+    assert [(line.get("extra") or {}).get("sampling") for line in scored] == [
+        "discriminator rejection sampling, gamma at percentile 80", None]  # fmt: skip
+    # Each way is its own protocol: both are already scored, so neither is scored again ...
+    for way in ([], ["--no-drs"]):
+        assert main(["eval", str(drs), *score, "--ckpt", "all", *way]) == 0
+        assert "nothing new to score" in capsys.readouterr().out
+    # ... and compare picks the way both runs were scored.
+    assert main(["compare", str(drs), str(plain), "--out", str(tmp_path / "alike")]) == 0
+    assert main(["eval", str(plain), *score, "--no-drs"]) == 2
+    assert "does not use discriminator rejection sampling" in capsys.readouterr().err

@@ -45,6 +45,9 @@ def register(sub) -> None:
     p.add_argument("--cache-dir", help="where offline evaluators are cached (default $GANFORGE_CACHE or ~/.cache/ganforge)")
     p.add_argument("--n-ref", type=int, help="held-out real samples (default: as many as generated, at most the test split)")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples (the first of --repeats seeds)")
+    p.add_argument("--no-drs", dest="drs", action="store_false",
+                   help="score G's own samples, where the run's config asks for discriminator rejection sampling "
+                   "(drs_percentile); the cards say which (extra.sampling), and each way is a protocol of its own")  # fmt: skip
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=run)
 
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     many = is_selection(which)
     targets = select_checkpoints(args.run_dir, which) if many else [(None, which)]
     first = load_run(args.run_dir, targets[0][1], args.device)
+    first.sampling(args.drs)  # --no-drs for a run without rejection sampling: refused before any work
     if hasattr(first.algorithm, "evaluate_run"):  # image-to-image translation: its own cards (metrics/translation.py)
         return _translation(args, first)
     if many:
@@ -128,7 +132,10 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
     names = names or default_metrics(info.kind, ev, conditional)
     n_ref = args.n_ref or args.n
     n_train = cfg.data_limit or len(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root).dataset) if "memorization" in names else None
-    protocols = expected_protocols(names, info.kind, ev, args.n, min(n_ref, len(info.dataset)), n_train, args.seed, args.repeats)
+    sampling = first.sampling(args.drs)  # None: G's own samples
+    options = {} if args.drs else {"rejection": False}
+    protocols = expected_protocols(names, info.kind, ev, args.n, min(n_ref, len(info.dataset)), n_train, args.seed,
+                                   args.repeats, sampling)  # fmt: skip
     lines = read_metrics(args.run_dir)
     first_which = targets[0][1]  # the checkpoint `first` holds
     if many:
@@ -141,7 +148,7 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
     ref = prepare_reference(cfg.data, ev, names, cfg.image_size, cfg.channels, cfg.data_root, n_ref=n_ref,
                             data_limit=cfg.data_limit) if targets else None  # memorization: the images trained on
     # Class-conditional runs: the classes G is asked for, as `generate` draws them (None for an unconditional G).
-    options = class_options(names, first.algorithm.latent_labels(cfg, first.num_classes, args.n))
+    scoring = class_options(names, first.algorithm.latent_labels(cfg, first.num_classes, args.n))
     appended, out = 0, None
     for which in (name for _, name in targets):
         run = first if which == first_which else load_run(args.run_dir, which, args.device)
@@ -154,13 +161,13 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
             # samples), so it cannot be split to report batches; the bar shows what runs and for how long.
             with tqdm(total=args.n, desc=f"sampling {args.n} from step {run.step} (seed {seed})", unit="img",
                       disable=None, leave=False) as bar:  # fmt: skip
-                gen = generate(run, args.n, seed=seed)
+                gen = generate(run, args.n, seed=seed, **options)
                 bar.update(args.n)
             keep_png = "memorization" in names and seed == args.seed  # one picture: the first seed's pairs
-            per_seed.append(score(gen, ref, ev, names, seed=seed, png_path=png if keep_png else None, options=options))
-            if cfg.drs_percentile:  # the samples are not G's own: say so on every card
+            per_seed.append(score(gen, ref, ev, names, seed=seed, png_path=png if keep_png else None, options=scoring))
+            if sampling:  # the samples are not G's own: say so on every card
                 for card in per_seed[-1]:
-                    card.extra["sampling"] = f"discriminator rejection sampling, gamma at percentile {cfg.drs_percentile:g}"
+                    card.extra["sampling"] = sampling
         cards = combine_repeats(per_seed)
         out = append_cards(args.run_dir, cards, run.step, "eval", os.path.basename(os.path.realpath(path)))
         appended += len(cards)

@@ -47,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
     options = {} if getattr(args, "class_", None) is None else {"class_": args.class_}
     if psi is not None:
         options["truncation"] = psi
-    if not getattr(args, "drs", True):
-        if not loaded.config.drs_percentile:
-            raise ConfigError(f"--no-drs: {args.run_dir} does not use discriminator rejection sampling (drs_percentile is 0)")
+    drs = getattr(args, "drs", True)
+    loaded.sampling(drs)  # refuses --no-drs for a run without rejection sampling
+    if not drs:
         options["rejection"] = False
     samples = generate(loaded, args.n, seed=args.seed, **options)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)

@@ -205,11 +205,13 @@ def _add_real_baseline(cards: list, ref: Reference, n: int, seed: int) -> None:
 
 def expected_protocols(
     metrics: list[str], kind: str, ev: Evaluator, n_gen: int, n_ref: int, n_train: int | None, seed: int, repeats: int = 1,
+    sampling: str | None = None,
 ) -> dict[str, dict]:
     """The card names `score(...)` will write for `metrics` and each one's protocol (records.protocol_of's
     fields), known before any sample is drawn: `ganforge eval --ckpt all` skips a checkpoint whose lines
     already hold all of them. n_ref is the reference set's size (the test split's, when smaller than asked),
-    n_train the training split's. Per-class conditional cards are left out (their accuracy card stands for them).
+    n_train the training split's, sampling how the samples are drawn (LoadedRun.sampling; None: G's own).
+    Per-class conditional cards are left out (their accuracy card stands for them).
     tests/commands/test_eval_runs.py checks these against the cards `score` writes for every registered metric."""
     from .features import resize_method
 
@@ -219,7 +221,7 @@ def expected_protocols(
         "resize": resize_method(described.get("resize")),
     }  # fmt: skip
     no_features = dict.fromkeys(features)
-    base = {"n_gen": n_gen, "ref_split": Reference.ref_split, "seed": seed, "repeats": repeats}
+    base = {"n_gen": n_gen, "ref_split": Reference.ref_split, "seed": seed, "repeats": repeats, "sampling": sampling}
     cards = {"fid": ["fid"], "kid": ["kid"], "pr": ["precision", "recall"], "dc": ["density", "coverage"], "intra-fid": ["conditional/fid"],
              "modes": ["modes/covered", "modes/kl"] + (["modes/high_quality"] if kind == "points" else [])}  # fmt: skip
     out = {}

@@ -77,17 +77,20 @@ def repeats_of(line: dict) -> int:
 def protocol_of(line: dict) -> dict:
     """What a line was measured under, apart from its step and value: two lines of one metric with equal
     protocols differ only by the checkpoint they scored. `resize` is the method's name (older cards that
-    name none read as legacy-tensor); memorization adds the size of its held-out set, which its card's
-    n_ref (the training images) does not show."""
+    name none read as legacy-tensor); `sampling` is how the samples were drawn (None: G's own; `ganforge
+    eval` of a run with discriminator rejection sampling names it); memorization adds the size of its
+    held-out set, which its card's n_ref (the training images) does not show."""
     from .features import resize_method
 
+    extra = line.get("extra") or {}
     protocol = {
         "n_gen": line.get("n_gen"), "n_ref": line.get("n_ref"), "ref_split": line.get("ref_split"),
         "extractor": line.get("extractor"), "extractor_weights_sha256": line.get("extractor_weights_sha256"),
         "resize": resize_method(line.get("resize")), "seed": line.get("seed"), "repeats": repeats_of(line),
+        "sampling": extra.get("sampling"),
     }  # fmt: skip
     if line.get("metric") == "memorization":
-        protocol["n_heldout"] = (line.get("extra") or {}).get("n_heldout")
+        protocol["n_heldout"] = extra.get("n_heldout")
     return protocol
 
 

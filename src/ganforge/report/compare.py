@@ -152,7 +152,7 @@ def protocol_differences(runs: list[RunScores], metrics: list[str]) -> list[str]
         for key in protocols[having[0].label] if len(having) > 1 else ():
             values = {label: p.get(key) for label, p in protocols.items()}
             if len({json_key({"v": v}) for v in values.values()}) > 1:
-                phrases.append(f"{key} " + ", ".join(f"{_short(v)} ({label})" for label, v in values.items()))
+                phrases.append(f"{key} " + ", ".join(f"{_shown(key, v)} ({label})" for label, v in values.items()))
                 for r in having[1:]:
                     if values[r.label] != values[having[0].label]:
                         r.flagged.setdefault(metric, []).append(key)
@@ -161,7 +161,9 @@ def protocol_differences(runs: list[RunScores], metrics: list[str]) -> list[str]
     return out + [f"{', '.join(names)}: {text}" for text, names in grouped.items()]
 
 
-def _short(value) -> str:
+def _shown(key: str, value) -> str:
+    if key == "sampling":  # a phrase, whole: "G's own samples" or the rejection sampling's percentile
+        return value or "G's own samples"
     text = str(value)
     return text[:12] + "…" if len(text) > 16 else text
 
@@ -247,8 +249,10 @@ def compare_runs(runs: list[RunScores], metrics: list[str] | None, step: int | N
     choose_cards(runs, names)
     differences = protocol_differences(runs, names)
     if differences and not allow_mismatch:
+        alike = "`ganforge eval` (--no-drs scores a rejection-sampled run on G's own samples)" if any(
+            "sampling" in flags for r in runs for flags in r.flagged.values()) else "`ganforge eval`"  # fmt: skip
         raise ConfigError("the runs were scored under different protocols: " + "; ".join(differences)
-                          + ". Score them alike with `ganforge eval`, or pass --allow-mismatch to compare anyway (flagged)")  # fmt: skip
+                          + f". Score them alike with {alike}, or pass --allow-mismatch to compare anyway (flagged)")  # fmt: skip
     return Comparison(runs, names, differences)
 
 

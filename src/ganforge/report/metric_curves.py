@@ -2,7 +2,7 @@
 `ganforge eval`), or several runs on shared axes (`ganforge compare`).
 
 A curve joins only lines of one protocol (records.protocol_of: n, seed, extractor and its weights, resize,
-reference split, repeats): a point measured another way is another curve, never a kink in this one.
+reference split, repeats, sampling): a point measured another way is another curve, never a kink in this one.
 Scores averaged over K seeds carry error bars of ± their sample standard deviation; the number a perfect
 generator would score at the same sample size (real vs real, from the card's extras) is a dashed line.
 """
@@ -76,6 +76,8 @@ def describe_protocol(protocol: dict) -> str:
         sha = protocol.get("extractor_weights_sha256") or ""
         parts.append(f"{protocol['extractor']}" + (f" {sha[:8]}" if sha else ""))
     parts.append(f"resize {protocol.get('resize') or 'none'}")
+    if protocol.get("sampling"):
+        parts.append(protocol["sampling"])
     if "seed" in protocol:  # a protocol compared across runs leaves the seeds out
         k = protocol.get("repeats", 1)
         parts.append(f"seed {protocol['seed']}" + (f"..{protocol['seed'] + k - 1}, mean ± sd of {k} seeds" if k > 1 else ""))
