@@ -47,9 +47,8 @@ def run(args: argparse.Namespace) -> int:
     options = {} if getattr(args, "class_", None) is None else {"class_": args.class_}
     if psi is not None:
         options["truncation"] = psi
-    drs = getattr(args, "drs", True)
-    loaded.sampling(drs)  # refuses --no-drs for a run without rejection sampling
-    if not drs:
+    if not getattr(args, "drs", True):
+        loaded.sampling(drs=False)  # refused for a run without rejection sampling
         options["rejection"] = False
     samples = generate(loaded, args.n, seed=args.seed, **options)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
