@@ -1,6 +1,6 @@
 """The GAN zoo on one budget: each preset trains for the same CPU seconds on mnist5k at 32x32, then
-the offline evaluator scores it (domain FID against the held-out digits at the same 32x32, digit classes covered of 10,
-KL(gen || data) over classes).
+the offline evaluator scores it (domain FID against the held-out digits, also at 32x32, digit classes
+covered of 10, KL(gen || data) over classes).
 
 With --data stacked-mnist the same runs train on Stacked MNIST (three digits as RGB, 1,000 modes) and
 are scored PacGAN's way: 26,000 samples, each channel read by the mnist5k classifier, modes covered of
