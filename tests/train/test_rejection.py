@@ -1,6 +1,7 @@
 """Discriminator rejection sampling (train/rejection.py): the calibration, the sampler on a 1-D problem
 whose exact answer is known, and a trained run sampled through it (`ganforge generate`, `ganforge eval`)."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -121,6 +122,10 @@ def test_eval_no_drs_scores_g_own_samples_as_a_protocol_of_its_own(tmp_path, cap
     assert [line["step"] for line in scored] == [3, 3]
     assert [(line.get("extra") or {}).get("sampling") for line in scored] == [
         "discriminator rejection sampling, gamma at percentile 80", None]  # fmt: skip
+    # Each way's card points at a picture of its own pairs.
+    pictures = [line["extra"]["png"] for line in scored]
+    assert [os.path.basename(p) for p in pictures] == ["memorization-0000003.png", "memorization-0000003-no-drs.png"]
+    assert all(os.path.isfile(p) for p in pictures)
     # Each way is its own protocol: both are already scored, so neither is scored again ...
     for way in ([], ["--no-drs"]):
         assert main(["eval", str(drs), *score, "--ckpt", "all", *way]) == 0

@@ -153,7 +153,9 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
     for which in (name for _, name in targets):
         run = first if which == first_which else load_run(args.run_dir, which, args.device)
         path = latest_checkpoint(args.run_dir, which)
-        png = os.path.join(args.run_dir, "metrics", f"memorization-{run.step:07d}.png")
+        # G's own samples of a rejection-sampled run get a picture of their own, so neither way's card
+        # (extra.png) points at the other's pairs; the report shows the run's usual way.
+        png = os.path.join(args.run_dir, "metrics", f"memorization-{run.step:07d}{'' if args.drs else '-no-drs'}.png")
         os.makedirs(os.path.dirname(png), exist_ok=True)
         per_seed = []
         for seed in range(args.seed, args.seed + args.repeats):
