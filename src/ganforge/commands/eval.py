@@ -71,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
     many = is_selection(which)
     targets = select_checkpoints(args.run_dir, which) if many else [(None, which)]
     first = load_run(args.run_dir, targets[0][1], args.device)
-    first.sampling(args.drs)  # --no-drs for a run without rejection sampling: refused before any work
+    sampling = first.sampling(args.drs)  # None: G's own samples; --no-drs for a run without DRS is refused here
     if hasattr(first.algorithm, "evaluate_run"):  # image-to-image translation: its own cards (metrics/translation.py)
         return _translation(args, first)
     if many:
         kept = len(select_checkpoints(args.run_dir, "all"))
         print(f"--ckpt {which}: {len(targets)} of the {kept} checkpoints {args.run_dir} keeps "
               f"(steps {', '.join(str(s) for s, _ in targets)})")  # fmt: skip
-    return _score_checkpoints(args, targets, first, many, resize)
+    return _score_checkpoints(args, targets, first, many, resize, sampling)
 
 
 def _translation(args: argparse.Namespace, run) -> int:
@@ -102,9 +102,9 @@ def _translation(args: argparse.Namespace, run) -> int:
     return 0
 
 
-def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: bool, resize) -> int:
+def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: bool, resize, sampling: str | None) -> int:
     """Score each target checkpoint (skipping, when many, those scored the same way before), append the
-    cards, then draw each metric's curve."""
+    cards, then draw each metric's curve. `sampling`: how the samples are drawn (LoadedRun.sampling)."""
     from tqdm.auto import tqdm
 
     from ..data import get_dataset
@@ -132,7 +132,6 @@ def _score_checkpoints(args: argparse.Namespace, targets: list, first, many: boo
     names = names or default_metrics(info.kind, ev, conditional)
     n_ref = args.n_ref or args.n
     n_train = cfg.data_limit or len(get_dataset(cfg.data, "train", cfg.image_size, cfg.channels, cfg.data_root).dataset) if "memorization" in names else None
-    sampling = first.sampling(args.drs)  # None: G's own samples
     options = {} if args.drs else {"rejection": False}
     protocols = expected_protocols(names, info.kind, ev, args.n, min(n_ref, len(info.dataset)), n_train, args.seed,
                                    args.repeats, sampling)  # fmt: skip
