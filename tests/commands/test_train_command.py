@@ -71,3 +71,12 @@ def test_the_first_steps_print_what_the_run_will_cost(tmp_path, capsys, monkeypa
 def test_threads_is_a_flag_too(tmp_path, capsys):
     assert main(["train", "--threads", "1", "--dry-run", *TINY]) == 0
     assert "threads: 1\n" in capsys.readouterr().out
+
+
+def test_the_help_names_the_preset_a_bare_train_runs(capsys):
+    from ganforge.presets import DEFAULT_PRESET
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
+    assert f"train a GAN preset (no arguments: {DEFAULT_PRESET} on bundled MNIST)" in text

@@ -1,4 +1,4 @@
-"""`ganforge train`: train a preset on a dataset (the default: DCGAN on bundled MNIST, CPU minutes).
+"""`ganforge train`: train a preset on a dataset (the default: the mnist-demo preset on bundled MNIST, CPU minutes).
 
 `--nproc K` starts K processes through torchrun (DistributedDataParallel, ganforge.runtime.distributed):
 the same command under `python -m torch.distributed.run --standalone --nproc_per_node K -m ganforge`.
@@ -22,7 +22,7 @@ from ..runtime.distributed import World, env_world
 def register(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train a GAN preset (no arguments: DCGAN on bundled MNIST)",
+        help=f"train a GAN preset (no arguments: {DEFAULT_PRESET} on bundled MNIST)",
         description="Train a preset. Extra key=value arguments override any config key "
         "(e.g. opt_d.lr=1e-4 model.g.width=32 loss=hinge); see --dry-run for all keys.",
     )
