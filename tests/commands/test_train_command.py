@@ -73,10 +73,11 @@ def test_threads_is_a_flag_too(tmp_path, capsys):
     assert "threads: 1\n" in capsys.readouterr().out
 
 
-def test_the_help_names_the_preset_a_bare_train_runs(capsys):
+def test_the_help_names_the_preset_a_bare_train_runs(capsys, monkeypatch):
     from ganforge.presets import DEFAULT_PRESET
 
+    monkeypatch.setenv("COLUMNS", "200")  # argparse breaks long words at hyphens on narrow terminals
     with pytest.raises(SystemExit):
         main(["--help"])
-    text = " ".join(capsys.readouterr().out.split())  # argparse wraps at the terminal's width
+    text = " ".join(capsys.readouterr().out.split())
     assert f"train a GAN preset (no arguments: {DEFAULT_PRESET} on bundled MNIST)" in text
