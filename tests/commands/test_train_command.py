@@ -3,6 +3,7 @@ ignore an option or go backwards, the cost line, the closing lines, --threads.""
 import pytest
 
 from ganforge.cli import main
+from ganforge.presets import DEFAULT_PRESET
 
 TINY = ["--data", "fake", "--image-size", "16", "--no-progress", "--no-tensorboard", "channels=1", "batch_size=8",
         "model.g.width=4", "model.d.width=4", "log_every=2", "sample_every=2", "ckpt_every=2"]  # fmt: skip
@@ -74,8 +75,6 @@ def test_threads_is_a_flag_too(tmp_path, capsys):
 
 
 def test_the_help_names_the_preset_a_bare_train_runs(capsys, monkeypatch):
-    from ganforge.presets import DEFAULT_PRESET
-
     monkeypatch.setenv("COLUMNS", "200")  # argparse breaks long words at hyphens on narrow terminals
     with pytest.raises(SystemExit):
         main(["--help"])
