@@ -170,12 +170,12 @@ def test_a_cpu_run_gives_way_to_other_programs_says_so_records_its_threads_and_r
     the count in every epoch's stats, and sets the count at the start again when training ends."""
     import itertools
 
-    from ganforge.classify import trainer as trainer_module
+    from ganforge.runtime import core_share
     from ganforge.runtime.core_share import CoreShare
 
     set_to = []
     clock, busy = itertools.count(), itertools.count()  # a second per poll, one other core busy all along
-    monkeypatch.setattr(trainer_module, "CoreShare", lambda max_threads: CoreShare(
+    monkeypatch.setattr(core_share, "CoreShare", lambda max_threads: CoreShare(
         2, cores=2, clock=lambda: float(next(clock)), busy=lambda: float(next(busy)), own=lambda: 0.0,
         set_threads=set_to.append, interval=0.0))  # fmt: skip
     train(_cfg(), out=str(tmp_path / "run"), progress=True)

@@ -177,15 +177,14 @@ def test_a_cpu_run_gives_way_to_other_programs_records_its_threads_and_restores_
     """threads 0 on a CPU: a CoreShare polled after every step (runtime/core_share.py has its rules); here
     other programs hold one of two cores throughout, so the run drops to one thread after two verdicts,
     each tick records the count, and the count at the start comes back when training ends."""
-    import importlib
     import itertools
 
+    from ganforge.runtime import core_share
     from ganforge.runtime.core_share import CoreShare
 
     set_to = []
     clock, busy = itertools.count(), itertools.count()  # a second per poll, one other core busy all along
-    loop = importlib.import_module("ganforge.train.loop")  # (ganforge.train is also the train function's name)
-    monkeypatch.setattr(loop, "CoreShare", lambda max_threads: CoreShare(
+    monkeypatch.setattr(core_share, "CoreShare", lambda max_threads: CoreShare(
         2, cores=2, clock=lambda: float(next(clock)), busy=lambda: float(next(busy)), own=lambda: 0.0,
         set_threads=set_to.append, interval=0.0))  # fmt: skip
     train(tiny("dcgan", tiny_overrides, model={"g": {"width": 8}, "d": {"width": 8}}), out=str(tmp_path / "run"), progress=False)

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import CheckpointError, ConfigError
-from ..runtime.core_share import CoreShare
+from ..runtime.core_share import thread_policy
 from ..runtime.checkpoint import list_checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ..runtime.rundir import claim_run_dir, new_run_dir, require_run_dir
 from ..optim.schedule import Phase, PhasedOptimizer, Schedule, build_schedule
@@ -64,11 +64,7 @@ class ClassifierTrainer:
         cfg = copy.deepcopy(cfg)  # resolved below (schedule spec); the caller's object stays as it was
         self.cfg, self.progress = cfg, progress
         self.device = resolve_device(cfg.device)
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        # threads 0 on a CPU: torch's threads give way to other programs that keep cores busy, as a GAN
-        # training's do (runtime/core_share.py)
-        self.core_share = CoreShare(torch.get_num_threads()) if not cfg.threads and self.device.type == "cpu" else None
+        self.core_share = thread_policy(cfg.threads, self.device)  # as a GAN training's (runtime/core_share.py)
         self.amp = bool(cfg.amp and self.device.type == "cuda")
         for key in ("batch_size", "eval_batch_size"):
             if getattr(cfg, key) < 1:

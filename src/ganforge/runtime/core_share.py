@@ -126,3 +126,16 @@ class CoreShare:
         if self.threads != self.max_threads:
             self.threads = self.max_threads
             self.set_threads(self.max_threads)
+
+
+def thread_policy(threads: int, device: torch.device, ranks_share_cores: bool = False) -> CoreShare | None:
+    """A training's torch threads, from its `threads` setting: N fixes the count at N (nothing watches
+    it); 0 on a CPU gives way to other programs through a CoreShare (returned, to be polled), except
+    where the process's ranks share the cores out themselves (torchrun). None where nothing watches."""
+    if threads:
+        torch.set_num_threads(threads)
+        return None
+    if device.type != "cpu" or ranks_share_cores:
+        return None
+    return CoreShare(torch.get_num_threads())
+

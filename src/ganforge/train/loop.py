@@ -36,7 +36,7 @@ from ..losses import get_loss
 from ..optim.course import build_course
 from ..runtime import distributed
 from ..runtime.checkpoint import load_into, rng_state, save_checkpoint, set_rng_state
-from ..runtime.core_share import CoreShare
+from ..runtime.core_share import thread_policy
 from .algorithm import Algorithm, Update, once
 from .compile import compile_module
 from .d_pipeline import check_switches
@@ -51,14 +51,9 @@ class Trainer:
 
     def __init__(self, algorithm: type[Algorithm], cfg: Config, resume_state: dict | None = None, progress: bool = True,
                  monitors=()):  # fmt: skip
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
         # One process: (rank 0 of 1, cfg.device). Under torchrun: this rank's place and device.
         self.world, self.device = distributed.setup(cfg.device)
-        # threads 0 on a CPU: torch's threads give way to other programs that keep cores busy
-        # (runtime/core_share.py); not under torchrun, whose ranks share the cores out themselves.
-        watch_cores = not cfg.threads and self.device.type == "cpu" and not self.world.enabled
-        self.core_share = CoreShare(torch.get_num_threads()) if watch_cores else None
+        self.core_share = thread_policy(cfg.threads, self.device, ranks_share_cores=self.world.enabled)
         # Files, progress and monitors are rank 0's (but monitors that share work over the ranks): the
         # other ranks only train.
         self.cfg, self.progress = cfg, progress and self.world.is_main
